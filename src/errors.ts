@@ -1,0 +1,74 @@
+/**
+ * Every error inpage throws on purpose is an InpageError with a stable `code`, so callers can branch on
+ * `err.code` without parsing messages. Messages say what was found and what to do about it.
+ * This module imports nothing: every layer may use it.
+ */
+export type InpageErrorCode =
+  | 'NoWebGPU'
+  | 'NoAdapter'
+  | 'DeviceRequestFailed'
+  | 'DeviceLost'
+  | 'UnsupportedFeature'
+  | 'BindingTooLarge'
+  | 'GpuOutOfMemory'
+  | 'GpuValidation'
+  | 'ShaderCompile'
+  | 'InvalidArgument';
+
+export class InpageError extends Error {
+  readonly code: InpageErrorCode;
+  constructor(code: InpageErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** navigator.gpu is missing, or no adapter / device could be obtained. */
+export class WebGPUUnavailableError extends InpageError {}
+/** The GPU device was lost (driver reset, tab backgrounded too long, destroy()). Re-acquire to continue. */
+export class DeviceLostError extends InpageError {
+  constructor(message: string, readonly reason: string) {
+    super('DeviceLost', message);
+  }
+}
+/** A shader variant needs an adapter feature (e.g. shader-f16) that this device does not have. */
+export class UnsupportedFeatureError extends InpageError {
+  constructor(readonly feature: string, message: string) {
+    super('UnsupportedFeature', message);
+  }
+}
+/** A single buffer would exceed maxStorageBufferBindingSize / maxBufferSize and cannot be split. */
+export class BindingTooLargeError extends InpageError {
+  constructor(readonly requestedBytes: number, readonly limitBytes: number, what: string) {
+    super(
+      'BindingTooLarge',
+      `${what}: ${requestedBytes} bytes exceeds the device's storage binding limit of ${limitBytes} bytes; ` +
+        `allocate it as rows (allocator.createRows) so it can be split across bindings`,
+    );
+  }
+}
+/** The GPU ran out of memory while creating a buffer or running work. */
+export class GpuOutOfMemoryError extends InpageError {
+  constructor(message: string) {
+    super('GpuOutOfMemory', message);
+  }
+}
+/** WebGPU reported a validation error: a bug in inpage or a misuse of a low-level API. */
+export class GpuValidationError extends InpageError {
+  constructor(message: string) {
+    super('GpuValidation', message);
+  }
+}
+/** A WGSL kernel failed to compile or its pipeline could not be created. */
+export class ShaderCompileError extends InpageError {
+  constructor(readonly kernel: string, message: string) {
+    super('ShaderCompile', `kernel ${kernel}: ${message}`);
+  }
+}
+/** An argument has the wrong shape, size or value. */
+export class InvalidArgumentError extends InpageError {
+  constructor(message: string) {
+    super('InvalidArgument', message);
+  }
+}
