@@ -7,6 +7,8 @@ export type Precision = 'f32' | 'f16';
 export interface Kernel {
   name: string;
   source: string;
+  /** Shared WGSL (kernels/common/*.wgsl) placed before `source`: helper functions, never entry points. */
+  includes?: string[];
 }
 
 export interface VariantOptions {
@@ -84,7 +86,7 @@ export class PipelineCache {
     }
     let code: string;
     try {
-      code = prelude(precision, Boolean(defines.SUBGROUPS)) + preprocess(kernel.source, defines);
+      code = prelude(precision, Boolean(defines.SUBGROUPS)) + preprocess([...(kernel.includes ?? []), kernel.source].join('\n'), defines);
     } catch (e) {
       throw new ShaderCompileError(kernel.name, (e as Error).message);
     }
