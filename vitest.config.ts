@@ -12,6 +12,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     env: {
       VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json',
+      XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', // silences a Vulkan loader warning
     },
   },
 });

@@ -1,0 +1,38 @@
+// A tiny static file server for the browser tests and the demo preview: serves the repository root on
+// 127.0.0.1 (WebGPU needs a secure context; localhost counts) with a strict Content-Security-Policy on
+// HTML pages (no eval, no inline script: the SDK must work under it) and the cross-origin isolation
+// headers onnxruntime-web's threaded WASM needs.
+import { createReadStream, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize, resolve } from 'node:path';
+
+const root = resolve(process.argv[2] ?? '.');
+const port = Number(process.argv[3] ?? process.env.PORT ?? 4173);
+const types = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.wasm': 'application/wasm', '.map': 'application/json',
+  '.gguf': 'application/octet-stream', '.png': 'image/png', '.svg': 'image/svg+xml', '.wgsl': 'text/plain',
+};
+const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; worker-src 'self' blob:; connect-src 'self'";
+
+createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  let path = normalize(join(root, decodeURIComponent(url.pathname)));
+  if (!path.startsWith(root)) return void res.writeHead(403).end();
+  try {
+    if (statSync(path).isDirectory()) path = join(path, 'index.html');
+    const size = statSync(path).size;
+    const type = types[extname(path)] ?? 'application/octet-stream';
+    const headers = {
+      'Content-Type': type, 'Content-Length': size, 'Cache-Control': 'no-store',
+      'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp',
+      'Cross-Origin-Resource-Policy': 'same-origin', 'Accept-Ranges': 'bytes',
+    };
+    if (type.startsWith('text/html')) headers['Content-Security-Policy'] = csp;
+    res.writeHead(200, headers);
+    if (req.method === 'HEAD') return void res.end();
+    createReadStream(path).pipe(res);
+  } catch {
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+  }
+}).listen(port, '127.0.0.1', () => console.log(`serving ${root} at http://127.0.0.1:${port}/`));

@@ -1,0 +1,33 @@
+/**
+ * inpage's public API. Everything a page imports comes from here (and, for the script-tag build, is put on
+ * `globalThis.inpage`).
+ */
+import { acquireGpu, type AcquireGpuOptions, type GpuCapabilities } from './gpu';
+
+export * from './errors';
+export { acquireGpu, Gpu, type DeviceLostInfo, type Precision } from './gpu';
+export type { AcquireGpuOptions, GpuCapabilities };
+
+/** The library version (kept in step with package.json by a test). */
+export const version = '0.1.0';
+
+/**
+ * What this browser's GPU can do, for diagnostics panels and backend choice: adapter info, optional
+ * features (shader-f16, subgroups, timestamp-query), the limits that matter, and which activation
+ * precision inpage would use. The device used to ask is destroyed before returning.
+ */
+export async function capabilities(options: AcquireGpuOptions = {}): Promise<GpuCapabilities & { precision: 'f32' | 'f16' }> {
+  const gpu = await acquireGpu(options);
+  try {
+    return { ...gpu.caps, precision: gpu.precision };
+  } finally {
+    gpu.destroy();
+  }
+}
+
+/**
+ * Low-level access to the GPU layer and kernels, for advanced use, diagnostics and the browser tests.
+ * The model-level API (loadModel, loadDiffusion) builds on these.
+ */
+export * as gpu from './gpu';
+export * as ops from './ops';

@@ -1,0 +1,2 @@
+export { copyWords } from './copy';
+export { createQuantMatrix, uploadQuantMatrix, destroyQuantMatrix, type QuantMatrix } from './weights';
