@@ -13,7 +13,17 @@ export type InpageErrorCode =
   | 'GpuOutOfMemory'
   | 'GpuValidation'
   | 'ShaderCompile'
-  | 'InvalidArgument';
+  | 'InvalidArgument'
+  | 'InvalidModelFile'
+  | 'TruncatedFile'
+  | 'UnsupportedArchitecture'
+  | 'UnsupportedQuantType'
+  | 'UnsupportedTokenizer'
+  | 'ContextOverflow'
+  | 'Aborted'
+  | 'NetworkError'
+  | 'QuotaExceeded'
+  | 'CorruptCache';
 
 export class InpageError extends Error {
   readonly code: InpageErrorCode;
@@ -70,5 +80,26 @@ export class ShaderCompileError extends InpageError {
 export class InvalidArgumentError extends InpageError {
   constructor(message: string) {
     super('InvalidArgument', message);
+  }
+}
+
+/**
+ * A model file is malformed, truncated, or uses something inpage does not run. `code` says which:
+ * InvalidModelFile, TruncatedFile, UnsupportedArchitecture, UnsupportedQuantType, UnsupportedTokenizer.
+ * Thrown before any GPU work, so nothing is half-loaded.
+ */
+export class ModelFileError extends InpageError {}
+
+/** The prompt (plus max_tokens where requested) does not fit the model's context window. */
+export class ContextOverflowError extends InpageError {
+  constructor(readonly promptTokens: number, readonly contextLength: number, message?: string) {
+    super('ContextOverflow', message ?? `the prompt is ${promptTokens} tokens but the context holds ${contextLength}; shorten it or load the model with a larger context`);
+  }
+}
+
+/** Generation was aborted through an AbortSignal. The model stays usable. */
+export class AbortError extends InpageError {
+  constructor(message = 'generation aborted') {
+    super('Aborted', message);
   }
 }
