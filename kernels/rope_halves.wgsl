@@ -1,0 +1,45 @@
+// RoPE on halves, in place: for token t at position p = offset + t, every head of x [tokens, heads,
+// headDim] has its pairs (x[i], x[i + ropeDim/2]), i < ropeDim/2, rotated by the angle p·θ_i with
+// θ_i = base^(−2i/ropeDim). This is GGUF `qwen2` / GPT-NeoX (llama.cpp rope mode 2). Dims past ropeDim
+// are untouched (partial rotary). One invocation per rotated pair.
+struct Params {
+  tokens: u32,
+  heads: u32,
+  head_dim: u32,
+  half_rope: u32, // ropeDim / 2: rotated pairs per head
+  offset: u32, // position of token 0
+  // base^(−2/ropeDim), rounded to f32 on the CPU exactly as llama.cpp computes its theta_scale.
+  theta_scale: f32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<act>;
+
+override WG: u32 = 256;
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= params.tokens * params.heads * params.half_rope) {
+    return;
+  }
+  let pair = i % params.half_rope;
+  let head_row = i / params.half_rope; // token * heads + head
+  let token = head_row / params.heads;
+  let head_base = head_row * params.head_dim;
+  let first = head_base + pair;
+  let second = first + params.half_rope;
+
+  // rope_cos_sin (kernels/common/rope_angle.wgsl) is accurate at angles of thousands of radians.
+  let cs = rope_cos_sin(rope_angle(params.offset + token, pair, params.theta_scale));
+  let c = cs.x;
+  let s = cs.y;
+
+  let x0 = f32(x[first]);
+  let x1 = f32(x[second]);
+  x[first] = act(x0 * c - x1 * s);
+  x[second] = act(x0 * s + x1 * c);
+}
