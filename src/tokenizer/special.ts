@@ -1,0 +1,43 @@
+/**
+ * Special-token partition, a port of llama.cpp's `tokenizer_st_partition`: before tokenizing, occurrences of
+ * special-token texts in the raw text become their ids and are never split. Control and unknown tokens are
+ * matched only when parsing special tokens (chat templates produce them; user text must not be able to);
+ * user-defined tokens are always matched, as Hugging Face tokenizers do with added tokens.
+ */
+import { ATTR, type Vocab } from './vocab';
+
+/** A piece of text still to tokenize, or a token id already decided. */
+export type Fragment = string | number;
+
+// C isspace() in the "C" locale, which llama.cpp uses for lstrip/rstrip.
+const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\n' || c === '\v' || c === '\f' || c === '\r';
+
+export function partitionSpecial(vocab: Vocab, text: string, parseSpecial: boolean): Fragment[] {
+  let fragments: Fragment[] = text === '' ? [] : [text];
+  for (const id of vocab.specialTokens) {
+    const attr = vocab.attrs[id]!;
+    if (!parseSpecial && attr & (ATTR.CONTROL | ATTR.UNKNOWN)) continue;
+    const needle = vocab.tokens[id]!;
+    const out: Fragment[] = [];
+    for (const f of fragments) {
+      if (typeof f === 'number') {
+        out.push(f);
+        continue;
+      }
+      let from = 0;
+      for (;;) {
+        const at = f.indexOf(needle, from);
+        if (at < 0) break;
+        let leftEnd = at;
+        if (attr & ATTR.LSTRIP) while (leftEnd > from && isSpace(f[leftEnd - 1]!)) leftEnd--;
+        if (leftEnd > from) out.push(f.slice(from, leftEnd));
+        out.push(id);
+        from = at + needle.length;
+        if (attr & ATTR.RSTRIP) while (from < f.length && isSpace(f[from]!)) from++;
+      }
+      if (from < f.length) out.push(from === 0 ? f : f.slice(from));
+    }
+    fragments = out;
+  }
+  return fragments;
+}
