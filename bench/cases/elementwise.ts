@@ -2,7 +2,7 @@
  * The small kernels of a forward pass and of sampling, at Qwen2-0.5B shapes (d_model 896, 14 heads of 64,
  * d_ff 4864, vocabulary 151936): RMSNorm for one token and a 512-token prefill, RoPE over a prefill's q,
  * SwiGLU gating and the residual add, the token-embedding gather from the full Q4_0 table, and softmax,
- * argmax and top-50 over the vocabulary. Each check() recomputes the output on the CPU here.
+ * argmax and top-k (k = 40, 128) over the vocabulary. Each check() recomputes the output on the CPU here.
  */
 import { bytesPerActivation, createActivations, readActivations, readBuffer, Recorder, uploadActivations, writeActivations, type Gpu } from '../../src/gpu';
 import { add, siluMul } from '../../src/ops/activation';
@@ -231,35 +231,36 @@ const argmaxCase: BenchCase = {
   },
 };
 
-const topKCase: BenchCase = {
-  name: `top_k 50 of ${VOCAB}`,
-  family: 'sampling',
-  async setup(gpu) {
-    const k = 50;
-    const xb = uploadActivations(gpu, logitsRow(71), 'logits');
-    const values = gpu.allocator.createBuffer(4 * k, 'top values');
-    const indices = gpu.allocator.createBuffer(4 * k, 'top indices');
-    return {
-      bytesRead: VOCAB * bytesPerActivation(gpu),
-      flops: 0,
-      run: (rec) => topK(rec, { logits: xb, length: VOCAB, k, outValues: values, outIndices: indices }),
-      async check() {
-        const xs = await readActivations(gpu, xb, VOCAB);
-        const gotIndices = new Uint32Array(await readBuffer(gpu, indices, 0, 4 * k));
-        const gotValues = new Float32Array(await readBuffer(gpu, values, 0, 4 * k));
-        const want = topIndices(xs, k);
-        // Exact: the indices must match and the values be the logits themselves.
-        let wrong = 0;
-        want.forEach((index, r) => {
-          if (gotIndices[r] !== index || gotValues[r] !== xs[index]) wrong++;
-        });
-        const checksum = gotIndices.reduce((s, v) => s + v, 0);
-        return { ok: wrong === 0, maxError: wrong, tolerance: 0, checksum, referenceChecksum: want.reduce((s, v) => s + v, 0) };
-      },
-      destroy: () => [xb, values, indices].forEach((b) => gpu.allocator.release(b)),
-    };
-  },
-};
+function topKCase(k: number): BenchCase {
+  return {
+    name: `top_k ${k} of ${VOCAB}`,
+    family: 'sampling',
+    async setup(gpu) {
+      const xb = uploadActivations(gpu, logitsRow(71), 'logits');
+      const values = gpu.allocator.createBuffer(4 * k, 'top values');
+      const indices = gpu.allocator.createBuffer(4 * k, 'top indices');
+      return {
+        bytesRead: VOCAB * bytesPerActivation(gpu),
+        flops: 0,
+        run: (rec) => topK(rec, { logits: xb, length: VOCAB, k, outValues: values, outIndices: indices }),
+        async check() {
+          const xs = await readActivations(gpu, xb, VOCAB);
+          const gotIndices = new Uint32Array(await readBuffer(gpu, indices, 0, 4 * k));
+          const gotValues = new Float32Array(await readBuffer(gpu, values, 0, 4 * k));
+          const want = topIndices(xs, k);
+          // Exact: the indices must match and the values be the logits themselves.
+          let wrong = 0;
+          want.forEach((index, r) => {
+            if (gotIndices[r] !== index || gotValues[r] !== xs[index]) wrong++;
+          });
+          const checksum = gotIndices.reduce((s, v) => s + v, 0);
+          return { ok: wrong === 0, maxError: wrong, tolerance: 0, checksum, referenceChecksum: want.reduce((s, v) => s + v, 0) };
+        },
+        destroy: () => [xb, values, indices].forEach((b) => gpu.allocator.release(b)),
+      };
+    },
+  };
+}
 
 export const cases: BenchCase[] = [
   rmsNormCase(1),
@@ -271,5 +272,6 @@ export const cases: BenchCase[] = [
   embeddingCase,
   softmaxCase,
   argmaxCase,
-  topKCase,
+  topKCase(40),
+  topKCase(128),
 ];

@@ -1,20 +1,25 @@
 import argmaxPartialSource from '../../kernels/argmax_partial.wgsl?raw';
 import argmaxReduceSource from '../../kernels/argmax_reduce.wgsl?raw';
-import topKMergeSource from '../../kernels/top_k_merge.wgsl?raw';
-import topKPartialSource from '../../kernels/top_k_partial.wgsl?raw';
+import topKCollectSource from '../../kernels/top_k_collect.wgsl?raw';
+import topKHistogramSource from '../../kernels/top_k_histogram.wgsl?raw';
+import topKSortSource from '../../kernels/top_k_sort.wgsl?raw';
+import topKThresholdSource from '../../kernels/top_k_threshold.wgsl?raw';
 import { InvalidArgumentError } from '../errors';
 import { bytesPerActivation, type Gpu, params, type Recorder } from '../gpu';
 
 /**
- * Sampling helpers over one row of logits, in two passes each (per-workgroup candidates, then one
- * workgroup merging them), so that only the answer, not the vocabulary, is read back to the CPU.
- * Order everywhere is llama.cpp's: larger value first, ties to the lower index; NaN ranks below −∞.
+ * Sampling helpers over one row of logits, computed on the GPU so that only the answer, not the
+ * vocabulary, is read back to the CPU. Order everywhere is llama.cpp's: larger value first, ties to the
+ * lower index; NaN ranks below −∞. Every kernel compares floats through the same order key (a u32 that
+ * sorts as the float does, NaN as 0).
  */
 
 const argmaxPartial = { name: 'argmax_partial', source: argmaxPartialSource };
 const argmaxReduce = { name: 'argmax_reduce', source: argmaxReduceSource };
-const topKPartial = { name: 'top_k_partial', source: topKPartialSource };
-const topKMerge = { name: 'top_k_merge', source: topKMergeSource };
+const topKHistogram = { name: 'top_k_histogram', source: topKHistogramSource };
+const topKThreshold = { name: 'top_k_threshold', source: topKThresholdSource };
+const topKCollect = { name: 'top_k_collect', source: topKCollectSource };
+const topKSort = { name: 'top_k_sort', source: topKSortSource };
 
 const ARGMAX_WG = 256;
 /** At most this many argmax candidates (the reduce workgroup's size): plenty of parallelism for 151936. */
@@ -22,25 +27,37 @@ const ARGMAX_MAX_GROUPS = 256;
 /**
  * Elements each argmax invocation scans before another workgroup is worth starting: 16 gives 38
  * workgroups for 151936 logits, plenty to keep a GPU's memory busy for a 600 KB read, while each
- * workgroup's reduction (8 barriers) is paid fewer times.
+ * workgroup's reduction (8 barriers) is paid fewer times. top-k's full-row passes scan the same way.
  */
 const ARGMAX_PER_INVOCATION = 16;
 
 /** The largest k topK supports. */
 export const TOP_K_MAX = 128;
 const TOP_K_WG = 256;
-/** Entries sorted in workgroup memory at once (2 u32 each: 16 KiB, the WebGPU minimum limit). */
-const TOP_K_CHUNK = 2048;
-/** At most this many partial lists; also the merge workgroup's size (one list per invocation). */
-const TOP_K_MAX_GROUPS = 128;
+/**
+ * Most candidates top-k's threshold may let through to the final sort (2 u32 each in workgroup memory:
+ * 16 KiB, the WebGPU minimum limit). A threshold bin holding more is refined (see top_k_threshold.wgsl).
+ */
+const TOP_K_CAPACITY = 2048;
+/** Bins per histogram level: 16 bits of the order key (or of the index, at the ties level). */
+const TOP_K_BINS = 65536;
+/** Refinement levels: the key's top 16 bits, its low 16 bits, the index among ties. */
+const TOP_K_LEVELS = 3;
+/** The selection state at the start of the scratch buffer (6 u32), padded to a binding-offset alignment. */
+const TOP_K_STATE_BYTES = 256;
+/**
+ * The ties level bins indices 2^shift at a time, and the candidates it lets through number at most
+ * k − 1 + 2^shift: within TOP_K_CAPACITY up to shift 10, rows of 2^26 logits, far above any vocabulary.
+ */
+const TOP_K_MAX_INDEX_SHIFT = 10;
 
 const CANDIDATE_BYTES = 8; // vec2<u32>: order key, index
-const SCRATCH_BYTES = Math.max(ARGMAX_MAX_GROUPS, TOP_K_MAX_GROUPS * TOP_K_MAX) * CANDIDATE_BYTES;
+const SCRATCH_BYTES = Math.max(ARGMAX_MAX_GROUPS * CANDIDATE_BYTES, TOP_K_STATE_BYTES + TOP_K_CAPACITY * CANDIDATE_BYTES);
 
 /**
- * The candidates buffer both ops share, one per device, created on first use and kept (128 KiB). Sharing
- * is safe because work runs in submission order and each op records its two passes back to back: the
- * merge has read the candidates before any later op's first pass overwrites them.
+ * Buffers kept per device, created on first use: the scratch buffer both ops share (argmax's partial
+ * candidates; top-k's selection state and candidates, 16.25 KiB) and top-k's histograms (3 × 256 KiB).
+ * Sharing is safe because work runs in submission order and each op records all its passes back to back.
  */
 const scratchBuffers = new WeakMap<Gpu, GPUBuffer>();
 function scratchFor(gpu: Gpu): GPUBuffer {
@@ -48,6 +65,15 @@ function scratchFor(gpu: Gpu): GPUBuffer {
   if (!buffer) {
     buffer = gpu.allocator.createBuffer(SCRATCH_BYTES, 'sampling candidates');
     scratchBuffers.set(gpu, buffer);
+  }
+  return buffer;
+}
+const histogramBuffers = new WeakMap<Gpu, GPUBuffer>();
+function histogramsFor(gpu: Gpu): GPUBuffer {
+  let buffer = histogramBuffers.get(gpu);
+  if (!buffer) {
+    buffer = gpu.allocator.createBuffer(TOP_K_LEVELS * TOP_K_BINS * 4, 'top-k histograms');
+    histogramBuffers.set(gpu, buffer);
   }
   return buffer;
 }
@@ -86,7 +112,16 @@ export interface TopKArgs {
   outIndices: GPUBuffer;
 }
 
-/** The k largest logits and their indices, sorted descending (ties: lower index first). */
+/**
+ * The k largest logits and their indices, sorted descending (ties: lower index first).
+ *
+ * A selection by threshold rather than a sort of the row: a histogram of the order keys' top 16 bits
+ * finds the bin holding the k-th element, and when the elements at or above it are more than
+ * TOP_K_CAPACITY, up to two more histograms (of the low 16 bits within that bin, then of the indices of
+ * the elements tied at the k-th key) narrow the threshold until they fit. The elements at or above it are
+ * then collected and sorted by one workgroup. Whatever the data, that is two or three reads of the row in
+ * the usual case and at most four, always the same 10 commands (levels already decided skip at once).
+ */
 export function topK(rec: Recorder, { logits, length, k, outValues, outIndices }: TopKArgs): void {
   const what = 'topK';
   checkLogits(rec, what, logits, length);
@@ -95,14 +130,29 @@ export function topK(rec: Recorder, { logits, length, k, outValues, outIndices }
   }
   if (outValues.size < 4 * k) throw new InvalidArgumentError(`${what}: outValues holds ${outValues.size} bytes, ${k} f32 need ${4 * k}`);
   if (outIndices.size < 4 * k) throw new InvalidArgumentError(`${what}: outIndices holds ${outIndices.size} bytes, ${k} u32 need ${4 * k}`);
-  // Each partial workgroup keeps its best k entries at the front of its sort buffer and loads CHUNK − k
-  // new ones per step: one step per workgroup, up to TOP_K_MAX_GROUPS workgroups.
-  const groups = Math.min(TOP_K_MAX_GROUPS, Math.ceil(length / (TOP_K_CHUNK - k)));
+  // The ties level bins index >> shift; 65536 bins of 2^shift indices must cover the row.
+  const indexShift = Math.max(0, Math.ceil(Math.log2(length)) - 16);
+  if (indexShift > TOP_K_MAX_INDEX_SHIFT) throw new InvalidArgumentError(`${what}: length ${length} is above ${2 ** (16 + TOP_K_MAX_INDEX_SHIFT)}`);
+  const groups = Math.min(ARGMAX_MAX_GROUPS, Math.ceil(length / (TOP_K_WG * ARGMAX_PER_INVOCATION)));
   const scratch = scratchFor(rec.gpu);
-  const partial = rec.gpu.pipelines.get(topKPartial, { precision: rec.gpu.precision, constants: { WG: TOP_K_WG, CHUNK: TOP_K_CHUNK } });
-  rec.dispatch(partial, params().u32(length).u32(groups).u32(k), [logits, scratch], [groups]);
-  const merge = rec.gpu.pipelines.get(topKMerge, { precision: rec.gpu.precision, constants: { WG: TOP_K_MAX_GROUPS } });
-  rec.dispatch(merge, params().u32(groups).u32(k), [scratch, outValues, outIndices], [1]);
+  const histograms = histogramsFor(rec.gpu);
+  const state = { buffer: scratch, offset: 0, size: TOP_K_STATE_BYTES };
+  const candidates = { buffer: scratch, offset: TOP_K_STATE_BYTES, size: TOP_K_CAPACITY * CANDIDATE_BYTES };
+  const encoder = rec.commandEncoder();
+  encoder.clearBuffer(histograms);
+  encoder.clearBuffer(scratch, 0, TOP_K_STATE_BYTES);
+  const precision = rec.gpu.precision;
+  const histogram = rec.gpu.pipelines.get(topKHistogram, { precision, constants: { WG: TOP_K_WG } });
+  const threshold = rec.gpu.pipelines.get(topKThreshold); // reads no activations: one f32 variant
+  for (let level = 0; level < TOP_K_LEVELS; level++) {
+    const bins = { buffer: histograms, offset: level * TOP_K_BINS * 4, size: TOP_K_BINS * 4 };
+    rec.dispatch(histogram, params().u32(length).u32(groups).u32(level).u32(indexShift), [logits, state, bins], [groups]);
+    rec.dispatch(threshold, params().u32(k).u32(level).u32(indexShift).u32(TOP_K_CAPACITY), [bins, state], [1]);
+  }
+  const collect = rec.gpu.pipelines.get(topKCollect, { precision, constants: { WG: TOP_K_WG } });
+  rec.dispatch(collect, params().u32(length).u32(groups).u32(TOP_K_CAPACITY), [logits, state, candidates], [groups]);
+  const sort = rec.gpu.pipelines.get(topKSort, { constants: { WG: TOP_K_WG, CAPACITY: TOP_K_CAPACITY } });
+  rec.dispatch(sort, params().u32(k), [state, candidates, outValues, outIndices], [1]);
 }
 
 function checkLogits(rec: Recorder, what: string, logits: GPUBuffer, length: number): void {

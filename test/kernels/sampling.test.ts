@@ -89,12 +89,70 @@ const ROWS: Row[] = [
     ks: [64, TOP_K_MAX],
   },
   {
-    // More than TOP_K_MAX_GROUPS partial workgroups' worth of chunks: workgroups take a second chunk and
-    // merge it with the best they kept from the first.
+    // Past 2^18 entries: more workgroups in the full-row passes, and top-k's ties level bins indices 8 at a time.
     name: '262147 coarse values (several chunks per workgroup)',
     length: 262147,
     make: (n, s) => coarse(n, s, 64),
     ks: [7, TOP_K_MAX],
+  },
+  // top-k selects by threshold and sorts at most 2048 candidates; these rows put more than that at the
+  // threshold, so that it must be refined: within a bin of the key's top 16 bits, then among exact ties.
+  { name: '151936 equal values', length: 151936, make: (n) => new Float32Array(n).fill(1.5), ks: [1, 50, TOP_K_MAX] },
+  { name: '5000 equal values', length: 5000, make: (n) => new Float32Array(n).fill(-3.25), ks: [7, TOP_K_MAX] },
+  { name: '65537 equal values (ties binned 2 indices at a time)', length: 65537, make: (n) => new Float32Array(n).fill(0), ks: [TOP_K_MAX] },
+  { name: '262147 equal values', length: 262147, make: (n) => new Float32Array(n).fill(7), ks: [TOP_K_MAX] },
+  {
+    name: '151936 −∞ but for 10 finite values (a masked row)',
+    length: 151936,
+    make: (n, s) => {
+      const v = new Float32Array(n).fill(-Infinity);
+      const r = rng(s);
+      for (let i = 0; i < 10; i++) v[Math.floor(r() * n)] = (r() - 0.5) * 10;
+      return v;
+    },
+    ks: [7, 64, TOP_K_MAX],
+  },
+  {
+    name: '151936 NaN but for 30 numbers',
+    length: 151936,
+    make: (n, s) => {
+      const v = new Float32Array(n).fill(NaN);
+      const r = rng(s);
+      for (let i = 0; i < 30; i++) v[Math.floor(r() * n)] = r() < 0.2 ? -Infinity : (r() - 0.5) * 10;
+      return v;
+    },
+    ks: [20, 64],
+  },
+  {
+    name: '151936 values, 100 large ones and 3000 ties just below them',
+    length: 151936,
+    make: (n, s) => {
+      const v = coarse(n, s);
+      const r = rng(s + 1);
+      for (let i = 0; i < 3000; i++) v[Math.floor(r() * n)] = 18;
+      for (let i = 0; i < 100; i++) v[Math.floor(r() * n)] = 20 + r() * 10;
+      return v;
+    },
+    ks: [50, 100, 101, TOP_K_MAX],
+  },
+  {
+    // All in one bin of the key's top 16 bits ([1, 1 + 2^-7)), about 9 per distinct value.
+    name: '151936 values within 2^-9 of 1',
+    length: 151936,
+    make: (n, s) => {
+      const r = rng(s);
+      return Float32Array.from({ length: n }, () => 1 + Math.floor(r() * 16384) * 2 ** -23);
+    },
+    ks: [1, 64, TOP_K_MAX],
+  },
+  {
+    name: '4000 ties at −0 and +0 among negatives',
+    length: 4000,
+    make: (n, s) => {
+      const r = rng(s);
+      return Float32Array.from({ length: n }, () => (r() < 0.7 ? (r() < 0.5 ? -0 : 0) : -1 - r()));
+    },
+    ks: [1, TOP_K_MAX],
   },
 ];
 
