@@ -1,0 +1,126 @@
+/**
+ * loadModel: GGUF (URL, Blob/File, or bytes) → a LanguageModel on the visitor's GPU. Everything that can
+ * be wrong with the file is found before any GPU work (openGguf and modelConfigFromGguf validate), and a
+ * failure part-way through the upload frees what was uploaded.
+ */
+import { InvalidArgumentError } from '../errors';
+import { openGguf, type ByteSource } from '../formats/gguf';
+import { acquireGpu, type Gpu } from '../gpu';
+import { ChatTemplate, type ChatFallback } from '../tokenizer/chat';
+import { createTokenizer } from '../tokenizer';
+import { modelConfigFromGguf } from './config';
+import { Session } from './generate';
+import { KvCache } from './kv_cache';
+import { LanguageModel, type ModelInfo } from './language_model';
+import { LlamaModel } from './llama';
+import { destroyModelWeights, loadModelWeights } from './model_weights';
+import { TokenSelector } from './token_selector';
+
+export interface LoadProgressEvent {
+  phase: 'metadata' | 'gpu-upload' | 'ready';
+  loadedBytes: number;
+  totalBytes: number;
+  message: string;
+}
+
+export interface LoadModelOptions {
+  url?: string;
+  file?: Blob;
+  bytes?: Uint8Array;
+  /** 'webgpu' (our kernels). Other backends arrive with the onnxruntime issue; 'auto' means 'webgpu' for now. */
+  backend?: 'auto' | 'webgpu';
+  /** Accepted for forward compatibility; the engine runs in the calling thread for now. */
+  worker?: boolean;
+  /** Context window in tokens (default: the model's, capped at 4096 to bound KV-cache memory). */
+  contextLength?: number;
+  /** Tokens per prefill step (default 128). */
+  prefillChunk?: number;
+  /** A `GPU` to use instead of navigator.gpu (Node: the `webgpu` package), or an already acquired Gpu. */
+  gpu?: GPU | Gpu;
+  precision?: 'auto' | 'f32' | 'f16';
+  /**
+   * For files without `tokenizer.chat_template` (base models): format chat messages as ChatML or as plain
+   * "role: content" lines. Without it, chat requests on such a model fail with UnsupportedTokenizer.
+   */
+  chatFallback?: ChatFallback;
+  onProgress?: (e: LoadProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+export async function loadModel(options: LoadModelOptions): Promise<LanguageModel> {
+  const source = sourceOf(options);
+  const onProgress = options.onProgress ?? (() => {});
+  const file = await openGguf(source);
+  const config = modelConfigFromGguf(file.metadata, file.tensors);
+  const tokenizer = createTokenizer(file.metadata);
+  const template = typeof file.metadata['tokenizer.chat_template'] === 'string' ? (file.metadata['tokenizer.chat_template'] as string) : undefined;
+  onProgress({ phase: 'metadata', loadedBytes: 0, totalBytes: file.fileSize, message: `${config.architecture}, ${config.nLayers} layers` });
+
+  const ownGpu = !(options.gpu && 'device' in options.gpu);
+  const gpu = ownGpu ? await acquireGpu({ gpu: options.gpu as GPU | undefined, precision: options.precision }) : (options.gpu as Gpu);
+  const contextLength = options.contextLength ?? Math.min(config.contextLength, 4096);
+  if (!Number.isInteger(contextLength) || contextLength < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${options.contextLength}`);
+  const chunk = Math.min(options.prefillChunk ?? 128, contextLength);
+
+  let weights;
+  try {
+    weights = await loadModelWeights(gpu, source, file, config, {
+      signal: options.signal,
+      onProgress: (p) => onProgress({ phase: 'gpu-upload', loadedBytes: p.loadedBytes, totalBytes: p.totalBytes, message: p.tensor }),
+    });
+  } catch (e) {
+    if (ownGpu) gpu.destroy();
+    throw e;
+  }
+  const cache = new KvCache(gpu, config, contextLength);
+  const model = new LlamaModel(gpu, config, weights, cache, chunk);
+  const selector = new TokenSelector(gpu, config.vocabSize);
+  const session = new Session(model, selector);
+
+  const weightTypes: Record<string, number> = {};
+  for (const t of file.tensors) weightTypes[t.type] = (weightTypes[t.type] ?? 0) + 1;
+  const a = gpu.caps.adapter;
+  const info: ModelInfo = {
+    name: typeof file.metadata['general.name'] === 'string' ? (file.metadata['general.name'] as string) : config.architecture,
+    architecture: config.architecture,
+    backend: 'webgpu',
+    backendReason: options.backend === 'webgpu' ? 'requested' : 'WebGPU adapter available (the onnxruntime fallback is not built yet)',
+    precision: gpu.precision,
+    adapter: [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') + (a.isFallbackAdapter ? ' (software)' : ''),
+    contextLength,
+    vocabSize: config.vocabSize,
+    layers: config.nLayers,
+    dModel: config.dModel,
+    heads: config.nHeads,
+    kvHeads: config.nKvHeads,
+    weightTypes,
+    weightBytes: weights.bytes,
+    kvCacheBytes: cache.bytes,
+    hasChatTemplate: template !== undefined,
+  };
+  // Created on first use, so a file without a template still loads for plain completion.
+  let chatTemplate: ChatTemplate | undefined;
+  const renderChat = (messages: { role: string; content: string }[]) => {
+    chatTemplate ??= ChatTemplate.fromMetadata(file.metadata, tokenizer, { fallback: options.chatFallback });
+    return chatTemplate.render(messages, { addGenerationPrompt: true });
+  };
+  onProgress({ phase: 'ready', loadedBytes: weights.bytes, totalBytes: weights.bytes, message: 'ready' });
+  return new LanguageModel({
+    gpu, session, tokenizer, renderChat, info,
+    destroy: () => {
+      selector.destroy();
+      model.destroy();
+      cache.destroy();
+      destroyModelWeights(gpu, weights);
+      if (ownGpu) gpu.destroy();
+    },
+  });
+}
+
+function sourceOf(o: LoadModelOptions): ByteSource {
+  const given = [o.url !== undefined, o.file !== undefined, o.bytes !== undefined].filter(Boolean).length;
+  if (given !== 1) throw new InvalidArgumentError('loadModel needs exactly one of { url, file, bytes }');
+  if (o.url !== undefined) return { url: o.url };
+  if (o.file !== undefined) return { blob: o.file };
+  return { bytes: o.bytes! };
+}

@@ -1,0 +1,155 @@
+import { InvalidArgumentError } from '../errors';
+import type { ByteSource, GgufFile, GgufTensorInfo } from '../formats/gguf';
+import { readTensorChunks } from '../formats/gguf';
+import { RowUploader, uploadActivations, type Gpu } from '../gpu';
+import { createQuantMatrix, type QuantMatrix } from '../ops/weights';
+import type { ModelConfig } from './config';
+
+/** One transformer block's weights on the GPU. Matrices stay in their GGUF quantized form. */
+export interface LayerWeights {
+  attnNorm: GPUBuffer;
+  wq: QuantMatrix;
+  wk: QuantMatrix;
+  wv: QuantMatrix;
+  /** qwen2 only: q/k/v biases (activations). */
+  bq?: GPUBuffer;
+  bk?: GPUBuffer;
+  bv?: GPUBuffer;
+  wo: QuantMatrix;
+  ffnNorm: GPUBuffer;
+  wGate: QuantMatrix;
+  wUp: QuantMatrix;
+  wDown: QuantMatrix;
+}
+
+export interface ModelWeights {
+  tokenEmbedding: QuantMatrix;
+  layers: LayerWeights[];
+  outputNorm: GPUBuffer;
+  /** The output head: `output.weight`, or the token embedding when the file ties them. */
+  output: QuantMatrix;
+  /** Packed bytes of all weights on the GPU (what decode must read per token, the tied head counted once). */
+  bytes: number;
+}
+
+export interface LoadProgress {
+  phase: 'gpu-upload';
+  loadedBytes: number;
+  totalBytes: number;
+  tensor: string;
+}
+
+/**
+ * Streams every tensor the model needs from the file into GPU buffers, chunk by chunk: JS memory holds at
+ * most one chunk of weights at a time. Norms and biases (small F32 vectors) are read whole.
+ */
+export async function loadModelWeights(
+  gpu: Gpu,
+  source: ByteSource,
+  file: GgufFile,
+  config: ModelConfig,
+  options: { chunkBytes?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal } = {},
+): Promise<ModelWeights> {
+  const byName = new Map(file.tensors.map((t) => [t.name, t]));
+  const needed = requiredTensorNames(config);
+  const totalBytes = needed.reduce((n, name) => n + tensor(byName, name).byteLength, 0);
+  let loadedBytes = 0;
+  const created: (() => void)[] = [];
+  const chunkBytes = options.chunkBytes ?? 4 << 20;
+
+  const matrix = async (name: string): Promise<QuantMatrix> => {
+    const t = tensor(byName, name);
+    const [cols, rows = 1] = t.dims;
+    const m = createQuantMatrix(gpu, t.type, rows, cols, name); // type validated when the file was opened
+    created.push(() => gpu.allocator.releaseRows(m.data));
+    const up = new RowUploader(gpu, m.data);
+    for await (const chunk of readTensorChunks(source, t, chunkBytes)) {
+      options.signal?.throwIfAborted();
+      up.write(chunk);
+      loadedBytes += chunk.byteLength;
+      options.onProgress?.({ phase: 'gpu-upload', loadedBytes, totalBytes, tensor: name });
+    }
+    up.finish();
+    return m;
+  };
+  const vector = async (name: string, as: 'f32' | 'activations'): Promise<GPUBuffer> => {
+    const t = tensor(byName, name);
+    if (t.type !== 'F32') throw new InvalidArgumentError(`${name}: expected an F32 vector, found type ${t.type}`);
+    const parts: Uint8Array[] = [];
+    for await (const chunk of readTensorChunks(source, t, chunkBytes)) parts.push(chunk.slice());
+    const bytes = new Uint8Array(t.byteLength);
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.byteLength;
+    }
+    loadedBytes += t.byteLength;
+    options.onProgress?.({ phase: 'gpu-upload', loadedBytes, totalBytes, tensor: name });
+    const values = new Float32Array(bytes.buffer, 0, t.byteLength / 4);
+    // Norm weights are read by rmsNorm as f32; biases are added to activations, so they take the activation type.
+    const buffer = as === 'f32' ? gpu.allocator.createBufferFrom(values, name) : uploadActivations(gpu, values, name);
+    created.push(() => gpu.allocator.release(buffer));
+    return buffer;
+  };
+
+  try {
+    const tokenEmbedding = await matrix('token_embd.weight');
+    const layers: LayerWeights[] = [];
+    for (let i = 0; i < config.nLayers; i++) {
+      const p = `blk.${i}.`;
+      layers.push({
+        attnNorm: await vector(`${p}attn_norm.weight`, 'f32'),
+        wq: await matrix(`${p}attn_q.weight`),
+        wk: await matrix(`${p}attn_k.weight`),
+        wv: await matrix(`${p}attn_v.weight`),
+        bq: config.hasQkvBias ? await vector(`${p}attn_q.bias`, 'activations') : undefined,
+        bk: config.hasQkvBias ? await vector(`${p}attn_k.bias`, 'activations') : undefined,
+        bv: config.hasQkvBias ? await vector(`${p}attn_v.bias`, 'activations') : undefined,
+        wo: await matrix(`${p}attn_output.weight`),
+        ffnNorm: await vector(`${p}ffn_norm.weight`, 'f32'),
+        wGate: await matrix(`${p}ffn_gate.weight`),
+        wUp: await matrix(`${p}ffn_up.weight`),
+        wDown: await matrix(`${p}ffn_down.weight`),
+      });
+    }
+    const outputNorm = await vector('output_norm.weight', 'f32');
+    const output = config.tiedOutput ? tokenEmbedding : await matrix('output.weight');
+    await gpu.checkErrors();
+    return { tokenEmbedding, layers, outputNorm, output, bytes: totalBytes };
+  } catch (e) {
+    // Nothing half-loaded stays on the GPU.
+    for (const destroy of created) destroy();
+    throw e;
+  }
+}
+
+export function destroyModelWeights(gpu: Gpu, w: ModelWeights): void {
+  const matrices = [w.tokenEmbedding, ...(w.output === w.tokenEmbedding ? [] : [w.output])];
+  const vectors = [w.outputNorm];
+  for (const l of w.layers) {
+    matrices.push(l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown);
+    vectors.push(l.attnNorm, l.ffnNorm, ...[l.bq, l.bk, l.bv].filter((b): b is GPUBuffer => !!b));
+  }
+  for (const m of matrices) gpu.allocator.releaseRows(m.data);
+  for (const v of vectors) gpu.allocator.release(v);
+}
+
+/** The tensors a llama/qwen2 model of this config reads, in load order. */
+export function requiredTensorNames(config: ModelConfig): string[] {
+  const names = ['token_embd.weight'];
+  for (let i = 0; i < config.nLayers; i++) {
+    const p = `blk.${i}.`;
+    names.push(`${p}attn_norm.weight`, `${p}attn_q.weight`, `${p}attn_k.weight`, `${p}attn_v.weight`);
+    if (config.hasQkvBias) names.push(`${p}attn_q.bias`, `${p}attn_k.bias`, `${p}attn_v.bias`);
+    names.push(`${p}attn_output.weight`, `${p}ffn_norm.weight`, `${p}ffn_gate.weight`, `${p}ffn_up.weight`, `${p}ffn_down.weight`);
+  }
+  names.push('output_norm.weight');
+  if (!config.tiedOutput) names.push('output.weight');
+  return names;
+}
+
+function tensor(byName: Map<string, GgufTensorInfo>, name: string): GgufTensorInfo {
+  const t = byName.get(name);
+  if (!t) throw new InvalidArgumentError(`tensor ${name} is missing`); // config validation reports this first
+  return t;
+}
