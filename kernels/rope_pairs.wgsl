@@ -1,6 +1,7 @@
 // RoPE on adjacent pairs, in place: for token t at position p = offset + t, every head of x [tokens, heads,
-// headDim] has its pairs (x[2i], x[2i+1]), i < ropeDim/2, rotated by the angle p·θ_i with
-// θ_i = base^(−2i/ropeDim). This is GGUF `llama` (llama.cpp rope mode 0). Dims past ropeDim are untouched
+// headDim] has its pairs (x[2i], x[2i+1]), i < ropeDim/2, rotated by the angle
+// freq_scale·p·θ_i / f_i with θ_i = base^(−2i/ropeDim) and f_i the pair's frequency factor (1 unless
+// FREQ_FACTORS). This is GGUF `llama` (llama.cpp rope mode 0). Dims past ropeDim are untouched
 // (partial rotary). One invocation per rotated pair.
 struct Params {
   tokens: u32,
@@ -10,9 +11,14 @@ struct Params {
   offset: u32, // position of token 0
   // base^(−2/ropeDim), rounded to f32 on the CPU exactly as llama.cpp computes its theta_scale.
   theta_scale: f32,
+  freq_scale: f32, // linear rope scaling: 1/factor (1 without scaling)
 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<act>;
+#if FREQ_FACTORS
+// rope_freqs (Llama 3.1-style): ropeDim/2 f32 divisors of the angle, one per pair.
+@group(0) @binding(2) var<storage, read> freq_factors: array<f32>;
+#endif
 
 override WG: u32 = 256;
 
@@ -34,7 +40,12 @@ fn main(
   let second = first + 1u;
 
   // rope_cos_sin (kernels/common/rope_angle.wgsl) is accurate at angles of thousands of radians.
-  let cs = rope_cos_sin(rope_angle(params.offset + token, pair, params.theta_scale));
+#if FREQ_FACTORS
+  let angle = rope_angle_divided(params.offset + token, pair, params.theta_scale, freq_factors[pair], params.freq_scale);
+#else
+  let angle = rope_angle(params.offset + token, pair, params.theta_scale, params.freq_scale);
+#endif
+  let cs = rope_cos_sin(angle);
   let c = cs.x;
   let s = cs.y;
 

@@ -1,10 +1,22 @@
-// Shared include of rope_pairs.wgsl and rope_halves.wgsl: cos and sin of RoPE's angle position·θ_i,
-// accurate to f32 whatever the GPU's own sin/cos do.
+// Shared include of rope_pairs.wgsl and rope_halves.wgsl: RoPE's angle for a position and pair, and its
+// cos and sin accurate to f32 whatever the GPU's own sin/cos do.
 
-// The angle as llama.cpp's GPU backends form it: position · theta_scale^i in f32, where theta_scale =
-// base^(−2/ropeDim) was rounded to f32 on the CPU as llama.cpp's powf rounds it.
-fn rope_angle(position: u32, pair: u32, theta_scale: f32) -> f32 {
-  return f32(position) * pow(theta_scale, f32(pair));
+// The angle as llama.cpp's GPU backends form it (ggml_rope_ext): theta_extrap = position · theta_scale^i
+// in f32, where theta_scale = base^(−2/ropeDim) was rounded to f32 on the CPU as llama.cpp's powf rounds
+// it; then divided by the pair's frequency factor (rope_freqs, only in rope_angle_divided) and multiplied
+// by freq_scale (linear scaling, 1/factor; exactly 1 without scaling, so the product is then exact).
+// Same operations in the same order, so the f32 angle rounds as llama.cpp's does: each step adds at most
+// a few ulp relative to the angle, and dividing by a factor or scaling by freq_scale < 1 only shrinks it.
+fn rope_angle(position: u32, pair: u32, theta_scale: f32, freq_scale: f32) -> f32 {
+  let theta_extrap = f32(position) * pow(theta_scale, f32(pair));
+  return freq_scale * theta_extrap;
+}
+
+// rope_angle with llama.cpp's freq_factors: theta_extrap / freq_factor before the scaling. A kernel's
+// FREQ_FACTORS variant calls this one; the plain variant keeps rope_angle, with no load and no division.
+fn rope_angle_divided(position: u32, pair: u32, theta_scale: f32, freq_factor: f32, freq_scale: f32) -> f32 {
+  let theta_extrap = f32(position) * pow(theta_scale, f32(pair));
+  return freq_scale * (theta_extrap / freq_factor);
 }
 
 // π/2 in three parts (Cody–Waite). The first two have 8 and 11 significant bits, so q·PIO2_1 and q·PIO2_2

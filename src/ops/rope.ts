@@ -31,14 +31,30 @@ export interface RopeArgs {
   /** The model's `rope.freq_base` (10000 for llama 2, 1000000 for qwen2). */
   base: number;
   layout: RopeLayout;
+  /**
+   * Linear rope scaling, llama.cpp's `freq_scale` = 1 / `rope.scaling.factor` (`ModelConfig.ropeFreqScale`):
+   * every angle is multiplied by it. Finite and > 0; default 1 (no scaling).
+   */
+  freqScale?: number;
+  /**
+   * Llama 3.1-style `rope_freqs.weight`: ropeDim/2 f32 values (the GGUF tensor's bytes unchanged), pair i's
+   * angle divided by value i, as llama.cpp's `freq_factors`. The values must be finite and > 0 (they live
+   * on the GPU and are not checked here). Omitted: no division.
+   */
+  freqFactors?: GPUBuffer;
 }
 
 /**
- * Rotates each pair of a head of token t by (offset + t)·θ_i, θ_i = base^(−2i/ropeDim), in place.
- * θ follows llama.cpp: the exponent is over the rotated dims (n_dims = ropeDim), not the head size,
- * and theta_scale = base^(−2/ropeDim) is rounded to f32 here as llama.cpp's powf does.
+ * Rotates each pair i of a head of token t by freqScale·((offset + t)·θ_i / f_i), θ_i = base^(−2i/ropeDim),
+ * f_i = freqFactors[i] (1 without them), in place. This is llama.cpp's `ggml_rope_ext` without YaRN, in
+ * its order of f32 operations: the exponent is over the rotated dims (n_dims = ropeDim), not the head
+ * size; theta_scale = base^(−2/ropeDim) is rounded to f32 here as llama.cpp's powf does; the angle is
+ * divided by the factor, then multiplied by freq_scale.
  */
-export function rope(rec: Recorder, { x, tokens, heads, headDim, ropeDim = headDim, offset, base, layout }: RopeArgs): void {
+export function rope(
+  rec: Recorder,
+  { x, tokens, heads, headDim, ropeDim = headDim, offset, base, layout, freqScale = 1, freqFactors }: RopeArgs,
+): void {
   const what = `rope (${layout})`;
   if (!isCount(tokens) || !isCount(heads) || !isCount(headDim)) {
     throw new InvalidArgumentError(`${what}: tokens (${tokens}), heads (${heads}) and headDim (${headDim}) must be positive integers`);
@@ -51,14 +67,28 @@ export function rope(rec: Recorder, { x, tokens, heads, headDim, ropeDim = headD
   }
   if (!(base > 1) || !Number.isFinite(base)) throw new InvalidArgumentError(`${what}: base ${base} must be a finite number > 1`);
   if (layout !== 'pairs' && layout !== 'halves') throw new InvalidArgumentError(`${what}: layout must be 'pairs' or 'halves'`);
+  // freqScale reaches the kernel as an f32 uniform: it must stay finite and nonzero (and not subnormal, which
+  // GPUs may flush to 0) once rounded.
+  const freqScale32 = Math.fround(freqScale);
+  if (!(freqScale > 0) || !(freqScale32 >= 2 ** -126) || !Number.isFinite(freqScale32)) {
+    throw new InvalidArgumentError(`${what}: freqScale ${freqScale} must be a finite number > 0 (in f32's normal range)`);
+  }
   const bytes = tokens * heads * headDim * bytesPerActivation(rec.gpu);
   if (x.size < bytes) throw new InvalidArgumentError(`${what}: x holds ${x.size} bytes, [${tokens}, ${heads}, ${headDim}] activations need ${bytes}`);
-
   const halfRope = ropeDim / 2;
+  if (freqFactors !== undefined && !(freqFactors.size >= halfRope * 4)) {
+    throw new InvalidArgumentError(`${what}: freqFactors holds ${freqFactors.size} bytes, ropeDim/2 = ${halfRope} f32 factors need ${halfRope * 4}`);
+  }
+  if (freqFactors === x) throw new InvalidArgumentError(`${what}: freqFactors must not be x`);
+
   const thetaScale = Math.fround(Math.pow(base, -2 / ropeDim));
-  const pipeline = rec.gpu.pipelines.get(kernels[layout], { precision: rec.gpu.precision, constants: { WG } });
-  const p = params().u32(tokens).u32(heads).u32(headDim).u32(halfRope).u32(offset).f32(thetaScale);
-  rec.dispatch(pipeline, p, [x], grid(rec.gpu, Math.ceil((tokens * heads * halfRope) / WG)));
+  // Factors take a variant of their own (FREQ_FACTORS: one more binding, a load and a division per pair)
+  // rather than a buffer of ones bound on every call: the plain variant, what every model without
+  // rope_freqs runs, keeps the single binding and gains only one multiply by freq_scale (exact when 1).
+  const variant = { FREQ_FACTORS: freqFactors !== undefined };
+  const pipeline = rec.gpu.pipelines.get(kernels[layout], { precision: rec.gpu.precision, defines: variant, constants: { WG } });
+  const p = params().u32(tokens).u32(heads).u32(headDim).u32(halfRope).u32(offset).f32(thetaScale).f32(freqScale);
+  rec.dispatch(pipeline, p, freqFactors ? [x, freqFactors] : [x], grid(rec.gpu, Math.ceil((tokens * heads * halfRope) / WG)));
 }
 
 function isCount(n: number): boolean {
