@@ -1,0 +1,72 @@
+/**
+ * Decode matvec (y = W·x, one token) for every weight type at Qwen2-0.5B-like MLP shapes (896×4864 down,
+ * 4864×896 gate/up) and a 7B-like square 4096×4096. The K-quants need rows of a multiple of 256 values, so
+ * they have no 4864×896 case (llama.cpp falls back to other types for such tensors too).
+ */
+import { readActivations, uploadActivations, type Gpu, type Recorder } from '../../src/gpu';
+import { matvec } from '../../src/ops/matvec';
+import { destroyQuantMatrix, uploadQuantMatrix } from '../../src/ops/weights';
+import { randomFloats } from '../../test/random';
+import { dequantizeRow, QUANT_TYPES, randomQuantMatrix, referenceRowBytes, REFERENCE_BLOCKS, type QuantType } from '../../test/reference/ggml_quants';
+import type { BenchCase, BenchCheck, BenchInstance } from '../types';
+
+const SHAPES: [rows: number, cols: number][] = [
+  [896, 4864],
+  [4864, 896],
+  [4096, 4096],
+];
+
+function matvecCase(type: QuantType, rows: number, cols: number): BenchCase {
+  return {
+    name: `matvec ${type.toLowerCase()} ${rows}x${cols}`,
+    family: 'matvec',
+    async setup(gpu: Gpu): Promise<BenchInstance> {
+      const bytes = randomQuantMatrix(type, rows, cols, rows * 31 + cols);
+      const x = randomFloats(cols, cols);
+      const weight = uploadQuantMatrix(gpu, type, rows, cols, bytes, `bench ${type}`);
+      const xb = uploadActivations(gpu, x, 'bench x');
+      const yb = gpu.allocator.createBuffer(rows * (gpu.precision === 'f16' ? 2 : 4), 'bench y');
+      const bpe = gpu.precision === 'f16' ? 2 : 4;
+      return {
+        bytesRead: bytes.length + cols * bpe,
+        flops: 2 * rows * cols,
+        run(rec: Recorder) {
+          matvec(rec, { weight, x: xb, y: yb });
+        },
+        async check(): Promise<BenchCheck> {
+          const got = await readActivations(gpu, yb, rows);
+          // Float64 reference row by row; the error is measured relative to Σ|w·x| of the row, the scale
+          // of the rounding error of an f32 (or f16) sum.
+          const rel = gpu.precision === 'f16' ? 3e-3 : 1e-5;
+          const rb = referenceRowBytes(type, cols);
+          let maxError = 0;
+          let checksum = 0;
+          let referenceChecksum = 0;
+          for (let r = 0; r < rows; r++) {
+            const w = dequantizeRow(type, bytes.subarray(r * rb, (r + 1) * rb), cols);
+            let sum = 0;
+            let mag = 0;
+            for (let k = 0; k < cols; k++) {
+              sum += w[k]! * x[k]!;
+              mag += Math.abs(w[k]! * x[k]!);
+            }
+            const err = Math.abs(got[r]! - sum) / (mag || 1);
+            maxError = Number.isNaN(err) ? Infinity : Math.max(maxError, err);
+            checksum += got[r]!;
+            referenceChecksum += sum;
+          }
+          return { ok: maxError <= rel, maxError, tolerance: rel, checksum, referenceChecksum };
+        },
+        destroy() {
+          destroyQuantMatrix(gpu, weight);
+          gpu.allocator.release(xb);
+          gpu.allocator.release(yb);
+        },
+      };
+    },
+  };
+}
+
+export const cases: BenchCase[] = QUANT_TYPES.flatMap((type) =>
+  SHAPES.filter(([, cols]) => cols % REFERENCE_BLOCKS[type].values === 0).map(([rows, cols]) => matvecCase(type, rows, cols)),
+);
