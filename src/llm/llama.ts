@@ -96,6 +96,11 @@ export class LlamaModel {
     const kvBytes = T * this.cache.rowBytes;
     this.gpu.device.queue.writeBuffer(s.tokenIds, 0, new Uint32Array(tokens));
 
+    const ropeArgs = {
+      headDim: c.headDim, ropeDim: c.ropeDim, offset: pos, base: c.ropeBase, layout: c.ropeStyle,
+      freqScale: c.ropeFreqScale, freqFactors: w.ropeFreqs,
+    };
+
     embeddingLookup(rec, { table: w.tokenEmbedding, ids: s.tokenIds, out: s.x, tokens: T });
     for (const [i, L] of w.layers.entries()) {
       // attention
@@ -103,8 +108,8 @@ export class LlamaModel {
       linear(rec, L.wq, s.h, s.q, T, { bias: L.bq });
       linear(rec, L.wk, s.h, s.k, T, { bias: L.bk });
       linear(rec, L.wv, s.h, s.v, T, { bias: L.bv });
-      rope(rec, { x: s.q, tokens: T, heads: c.nHeads, headDim: c.headDim, ropeDim: c.ropeDim, offset: pos, base: c.ropeBase, layout: c.ropeStyle });
-      rope(rec, { x: s.k, tokens: T, heads: c.nKvHeads, headDim: c.headDim, ropeDim: c.ropeDim, offset: pos, base: c.ropeBase, layout: c.ropeStyle });
+      rope(rec, { x: s.q, tokens: T, heads: c.nHeads, ...ropeArgs });
+      rope(rec, { x: s.k, tokens: T, heads: c.nKvHeads, ...ropeArgs });
       rec.copy(s.k, 0, this.cache.keys[i]!, pos * this.cache.rowBytes, kvBytes);
       rec.copy(s.v, 0, this.cache.values[i]!, pos * this.cache.rowBytes, kvBytes);
       const heads = { nHead: c.nHeads, nKvHead: c.nKvHeads, headDim: c.headDim };

@@ -26,6 +26,8 @@ export interface ModelWeights {
   tokenEmbedding: QuantMatrix;
   layers: LayerWeights[];
   outputNorm: GPUBuffer;
+  /** Llama 3.1-style per-frequency RoPE divisors (`rope_freqs.weight`, f32), when the file has them. */
+  ropeFreqs?: GPUBuffer;
   /** The output head: `output.weight`, or the token embedding when the file ties them. */
   output: QuantMatrix;
   /** Packed bytes of all weights on the GPU (what decode must read per token, the tied head counted once). */
@@ -114,8 +116,9 @@ export async function loadModelWeights(
     }
     const outputNorm = await vector('output_norm.weight', 'f32');
     const output = config.tiedOutput ? tokenEmbedding : await matrix('output.weight');
+    const ropeFreqs = config.ropeFreqsTensor ? await vector(config.ropeFreqsTensor, 'f32') : undefined;
     await gpu.checkErrors();
-    return { tokenEmbedding, layers, outputNorm, output, bytes: totalBytes };
+    return { tokenEmbedding, layers, outputNorm, output, ropeFreqs, bytes: totalBytes };
   } catch (e) {
     // Nothing half-loaded stays on the GPU.
     for (const destroy of created) destroy();
@@ -125,7 +128,7 @@ export async function loadModelWeights(
 
 export function destroyModelWeights(gpu: Gpu, w: ModelWeights): void {
   const matrices = [w.tokenEmbedding, ...(w.output === w.tokenEmbedding ? [] : [w.output])];
-  const vectors = [w.outputNorm];
+  const vectors = [w.outputNorm, ...(w.ropeFreqs ? [w.ropeFreqs] : [])];
   for (const l of w.layers) {
     matrices.push(l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown);
     vectors.push(l.attnNorm, l.ffnNorm, ...[l.bq, l.bk, l.bv].filter((b): b is GPUBuffer => !!b));
@@ -145,6 +148,7 @@ export function requiredTensorNames(config: ModelConfig): string[] {
   }
   names.push('output_norm.weight');
   if (!config.tiedOutput) names.push('output.weight');
+  if (config.ropeFreqsTensor) names.push(config.ropeFreqsTensor);
   return names;
 }
 
