@@ -23,7 +23,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `node e2e/serve.mjs . ${port}`,
+    command: `node scripts/serve.mjs . ${port}`,
     url: `http://127.0.0.1:${port}/e2e/pages/esm.html`,
     reuseExistingServer: !process.env.CI,
   },

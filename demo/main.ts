@@ -3,6 +3,7 @@
 import { copyRoofline, runCase } from '../bench/harness';
 import type { BenchCase } from '../bench/types';
 import { acquireGpu, type Gpu } from '../src/index';
+import { setupGeneration } from './generate';
 
 const caseModules = import.meta.glob<{ cases: BenchCase[] }>('../bench/cases/*.ts', { eager: true });
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -81,5 +82,10 @@ async function benchmarks(gpu: Gpu): Promise<void> {
 }
 
 const gpu = await diagnostics();
-if (gpu) $('bench-run').addEventListener('click', () => void benchmarks(gpu));
-else $<HTMLButtonElement>('bench-run').disabled = true;
+if (gpu) {
+  $('bench-run').addEventListener('click', () => void benchmarks(gpu));
+  setupGeneration(gpu);
+} else {
+  $<HTMLButtonElement>('bench-run').disabled = true;
+  $<HTMLButtonElement>('model-load').disabled = true;
+}

@@ -1,4 +1,5 @@
 import { defineConfig } from 'vite';
+import { aliases } from '../vite.shared';
 
 // The demo app. `npm run demo` serves it on http://127.0.0.1:5173 (a secure context, as WebGPU needs);
 // `npm run build:demo` writes static files to demo/dist that any static host can serve.
@@ -7,7 +8,8 @@ export default defineConfig({
   root: new URL('.', import.meta.url).pathname,
   publicDir: new URL('../public', import.meta.url).pathname,
   base: './',
+  resolve: { alias: aliases },
   server: { host: '127.0.0.1', port: 5173, headers: isolation, fs: { allow: ['..'] } },
   preview: { host: '127.0.0.1', port: 4174, headers: isolation },
-  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022' },
+  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', rollupOptions: { output: { inlineDynamicImports: true } } },
 });

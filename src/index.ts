@@ -7,6 +7,9 @@ import { acquireGpu, type AcquireGpuOptions, type GpuCapabilities } from './gpu'
 export * from './errors';
 export { acquireGpu, Gpu, type DeviceLostInfo, type Precision } from './gpu';
 export type { AcquireGpuOptions, GpuCapabilities };
+export { loadModel, type LoadModelOptions, type LoadProgressEvent } from './llm/load_model';
+export type { LanguageModel, ModelInfo, ModelTokenizer } from './llm/language_model';
+export type * from './llm/api_types';
 
 /** The library version (kept in step with package.json by a test). */
 export const version = '0.1.0';
@@ -27,7 +30,7 @@ export async function capabilities(options: AcquireGpuOptions = {}): Promise<Gpu
 
 /**
  * Low-level access to the GPU layer and kernels, for advanced use, diagnostics and the browser tests.
- * The model-level API (loadModel, loadDiffusion) builds on these.
+ * The model-level API (loadModel) builds on these.
  */
 export * as gpu from './gpu';
 export * as ops from './ops';

@@ -1,4 +1,4 @@
-// A tiny static file server for the browser tests and the demo preview: serves the repository root on
+// A tiny static file server for the browser tests and the demo (`npm run demo`): serves the repository root on
 // 127.0.0.1 (WebGPU needs a secure context; localhost counts) with a strict Content-Security-Policy on
 // HTML pages (no eval, no inline script: the SDK must work under it) and the cross-origin isolation
 // headers onnxruntime-web's threaded WASM needs.
@@ -29,10 +29,20 @@ createServer((req, res) => {
       'Cross-Origin-Resource-Policy': 'same-origin', 'Accept-Ranges': 'bytes',
     };
     if (type.startsWith('text/html')) headers['Content-Security-Policy'] = csp;
+    // Range requests: the SDK reads GGUF headers and streams tensors with them.
+    const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
+    if (range && (range[1] || range[2])) {
+      const start = range[1] ? Number(range[1]) : Math.max(0, size - Number(range[2]));
+      const end = range[1] && range[2] ? Math.min(size - 1, Number(range[2])) : size - 1;
+      if (start >= size || start > end) return void res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
+      res.writeHead(206, { ...headers, 'Content-Length': end - start + 1, 'Content-Range': `bytes ${start}-${end}/${size}` });
+      if (req.method === 'HEAD') return void res.end();
+      return void createReadStream(path, { start, end }).pipe(res);
+    }
     res.writeHead(200, headers);
     if (req.method === 'HEAD') return void res.end();
     createReadStream(path).pipe(res);
   } catch {
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
   }
-}).listen(port, '127.0.0.1', () => console.log(`serving ${root} at http://127.0.0.1:${port}/`));
+}).listen(port, '127.0.0.1', () => console.log(`serving ${root} at http://127.0.0.1:${port}/ (Ctrl-C to stop)`));
