@@ -1,12 +1,13 @@
 import adjustSource from '../../kernels/logits_adjust.wgsl?raw';
 import lsePartialSource from '../../kernels/logsumexp_partial.wgsl?raw';
 import lseReduceSource from '../../kernels/logsumexp_reduce.wgsl?raw';
+import maxSum from '../../kernels/common/max_sum.wgsl?raw';
 import { InvalidArgumentError } from '../errors';
 import { params, type Gpu, type Recorder } from '../gpu';
 
 const adjustKernel = { name: 'logits_adjust', source: adjustSource };
-const lsePartialKernel = { name: 'logsumexp_partial', source: lsePartialSource };
-const lseReduceKernel = { name: 'logsumexp_reduce', source: lseReduceSource };
+const lsePartialKernel = { name: 'logsumexp_partial', source: lsePartialSource, includes: [maxSum] };
+const lseReduceKernel = { name: 'logsumexp_reduce', source: lseReduceSource, includes: [maxSum] };
 
 export interface LogitAdjustmentEntry {
   id: number;
