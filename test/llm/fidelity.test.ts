@@ -63,9 +63,10 @@ for (const variant of VARIANTS) {
     });
 
     it('logits agree with the exact reference at every position', async () => {
-      // Tolerance: f32/f16 weights differ from float64 only by f32 rounding in long dot products; quantized
-      // weights are dequantized identically, so the same bound holds. Logits here span about ±20.
-      const tolerance = 2e-3;
+      // Tolerance: our weights are dequantized exactly as the reference's, so the only difference is f32
+      // rounding in dot products of a few hundred terms (measured ≈ 1e-5 on logits spanning about ±20).
+      // The f16-activation path (devices with shader-f16) rounds every activation to 11 bits: 5e-2 there.
+      const tolerance = llm.info.precision === 'f16' ? 5e-2 : 2e-4;
       let worst = 0;
       for (const p of prompts.slice(0, 6)) {
         const ids = llm.tokenizer.encode(p);
