@@ -1,10 +1,10 @@
 // The demo's text-generation panel: load a GGUF model (the built-in one by default), stream a greedy or
 // sampled continuation with a stop button, and show time to first token and tokens per second.
-import { loadModel, type Gpu, type LanguageModel } from '../src/index';
+import { loadModel, type LanguageModel } from '../src/index';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-export function setupGeneration(gpu: Gpu): void {
+export function setupGeneration(): void {
   let llm: LanguageModel | undefined;
   let abort: AbortController | undefined;
   const pick = $<HTMLSelectElement>('model-pick');
@@ -24,14 +24,14 @@ export function setupGeneration(gpu: Gpu): void {
     const t0 = performance.now();
     try {
       llm = await loadModel({
-        url, gpu,
+        url,
         onProgress: (e) => {
           progress.value = e.totalBytes ? e.loadedBytes / e.totalBytes : 0;
           status.textContent = `${e.phase}: ${(e.loadedBytes / 2 ** 20).toFixed(1)} / ${(e.totalBytes / 2 ** 20).toFixed(1)} MiB`;
         },
       });
       const i = llm.info;
-      status.textContent = `Loaded ${i.name} (${i.architecture}, ${i.layers} layers, ${Object.keys(i.weightTypes).join('/')}) in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${i.adapter}, ${i.precision} activations.`;
+      status.textContent = `Loaded ${i.name} (${i.architecture}, ${i.layers} layers, ${Object.keys(i.weightTypes).join('/')}) in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${i.adapter}, ${i.precision} activations, ${i.runtime === 'worker' ? 'in a Web Worker' : 'on the page thread'}.`;
       document.body.dataset.model = 'ready';
       run.disabled = false;
     } catch (e) {

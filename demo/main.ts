@@ -84,7 +84,7 @@ async function benchmarks(gpu: Gpu): Promise<void> {
 const gpu = await diagnostics();
 if (gpu) {
   $('bench-run').addEventListener('click', () => void benchmarks(gpu));
-  setupGeneration(gpu);
+  setupGeneration();
 } else {
   $<HTMLButtonElement>('bench-run').disabled = true;
   $<HTMLButtonElement>('model-load').disabled = true;

@@ -49,7 +49,7 @@ test('matvec kernels in the browser match a CPU reference for every weight type'
       const rec = new inpage.gpu.Recorder(gpu);
       inpage.ops.matvec(rec, { weight, x: xb, y });
       rec.submit();
-      const out = Array.from(await inpage.gpu.readActivations(gpu, y, rows));
+      const out: number[] = Array.from(await inpage.gpu.readActivations(gpu, y, rows));
       gpu.destroy();
       return out;
     }, { type, rows, cols, bytes: Array.from(bytes), x });

@@ -7,9 +7,13 @@ import { acquireGpu, type AcquireGpuOptions, type GpuCapabilities } from './gpu'
 export * from './errors';
 export { acquireGpu, Gpu, type DeviceLostInfo, type Precision } from './gpu';
 export type { AcquireGpuOptions, GpuCapabilities };
-export { loadModel, type LoadModelOptions, type LoadProgressEvent } from './llm/load_model';
-export type { LanguageModel, ModelInfo, ModelTokenizer } from './llm/language_model';
+export type { LoadProgressEvent } from './llm/load_model';
+export { loadModel, type LoadModelOptions } from './runtime/load';
+export type { LanguageModel, ModelInfo } from './runtime/types';
+export type { ModelTokenizer } from './llm/language_model';
 export type * from './llm/api_types';
+/** The IndexedDB weight cache: `cache.list()`, `cache.delete(url)`, `cache.clear()`; loadModel's `cache` option. */
+export { cache, CorruptCacheError, QuotaExceededError, type CacheEntry, type CacheProgressEvent, type WeightCacheOptions } from './runtime/cache';
 
 /** The library version (kept in step with package.json by a test). */
 export const version = '0.1.0';

@@ -9,7 +9,20 @@ import { InpageError, ModelFileError } from '../errors';
 export type ByteSource =
   | { url: string; headers?: Record<string, string> }
   | { blob: Blob }
-  | { bytes: Uint8Array };
+  | { bytes: Uint8Array }
+  | { reader: RangeReader };
+
+/**
+ * Random access supplied by another layer (the IndexedDB weight cache, src/runtime/cache): a file of
+ * `size` bytes whose bytes [start, end) `read` returns (end <= size). The returned bytes must not be
+ * changed afterwards by the reader (consumers may keep them, e.g. for a pending GPU write).
+ */
+export interface RangeReader {
+  /** For messages: the file's URL or name. */
+  readonly name: string;
+  readonly size: number;
+  read(start: number, end: number, opts?: ByteSourceOptions): Promise<Uint8Array>;
+}
 
 export interface ByteSourceOptions {
   /** Replaces the global fetch for URL sources (tests, proxies, authentication). */
@@ -20,6 +33,7 @@ export interface ByteSourceOptions {
 export function describeSource(source: ByteSource): string {
   if ('url' in source) return source.url;
   if ('blob' in source) return `a Blob of ${source.blob.size} bytes`;
+  if ('reader' in source) return source.reader.name;
   return `${source.bytes.length} bytes in memory`;
 }
 
@@ -118,6 +132,11 @@ export async function readRange(
   end: number,
   opts: ByteSourceOptions = {},
 ): Promise<{ bytes: Uint8Array; fileSize: number }> {
+  if ('reader' in source) {
+    const size = source.reader.size;
+    const from = Math.min(start, size);
+    return { bytes: await source.reader.read(from, Math.max(from, Math.min(end, size)), opts), fileSize: size };
+  }
   if ('bytes' in source) {
     const size = source.bytes.length;
     return { bytes: source.bytes.subarray(Math.min(start, size), Math.min(end, size)), fileSize: size };
@@ -144,6 +163,17 @@ export async function* streamRange(
   opts: ByteSourceOptions = {},
 ): AsyncGenerator<Uint8Array> {
   const end = start + length;
+  if ('reader' in source) {
+    const { reader } = source;
+    if (end > reader.size) {
+      throw new ModelFileError('TruncatedFile', `${reader.name}: a tensor needs bytes ${start}-${end - 1}, but the file has only ${reader.size} bytes`);
+    }
+    for (let at = start; at < end; at += chunkBytes) {
+      yield await reader.read(at, Math.min(end, at + chunkBytes), opts);
+      opts.signal?.throwIfAborted();
+    }
+    return;
+  }
   if ('bytes' in source || 'blob' in source) {
     const size = 'bytes' in source ? source.bytes.length : source.blob.size;
     if (end > size) {

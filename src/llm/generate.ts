@@ -79,7 +79,8 @@ export class Session {
     const stops = new StopStringFilter(req.stop);
     const generated: number[] = [];
     let finishReason: FinishReason = 'length';
-    while (true) {
+    // max_tokens 0: prefill only (the prompt is cached), nothing generated.
+    while (req.maxTokens > 0) {
       if (tokenizer.isEndOfGeneration(next)) {
         finishReason = 'stop';
         break;

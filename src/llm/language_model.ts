@@ -128,12 +128,18 @@ export class LanguageModel {
     const id = requestId('cmpl');
     const base = { id, object: 'text_completion' as const, created: now(), model: this.info.name };
     const gen = this.run(this.promptTokens(req.prompt), req);
-    let r = await gen.next();
-    while (!r.done) {
-      yield { ...base, choices: [{ index: 0, text: r.value, finish_reason: null, logprobs: null }] };
-      r = await gen.next();
+    try {
+      let r = await gen.next();
+      while (!r.done) {
+        yield { ...base, choices: [{ index: 0, text: r.value, finish_reason: null, logprobs: null }] };
+        r = await gen.next();
+      }
+      yield { ...base, choices: [{ index: 0, text: '', finish_reason: r.value.finishReason, logprobs: null }], usage: usage(r.value), timings: r.value.timings };
+    } finally {
+      // A consumer that stops early (break out of for-await) returns this generator: pass that on, so
+      // run() releases its queue slot; otherwise every later request (and unload) would wait forever.
+      await gen.return(undefined as never);
     }
-    yield { ...base, choices: [{ index: 0, text: '', finish_reason: r.value.finishReason, logprobs: null }], usage: usage(r.value), timings: r.value.timings };
   }
 
   private async chatCompletion(req: ChatCompletionRequest): Promise<ChatCompletion> {
@@ -154,13 +160,17 @@ export class LanguageModel {
   private async *streamChat(req: ChatCompletionRequest): AsyncGenerator<ChatCompletionChunk> {
     const base = { id: requestId('chatcmpl'), object: 'chat.completion.chunk' as const, created: now(), model: this.info.name };
     const gen = this.run(this.chatTokens(req), req);
-    yield { ...base, choices: [{ index: 0, delta: { role: 'assistant' }, finish_reason: null, logprobs: null }] };
-    let r = await gen.next();
-    while (!r.done) {
-      yield { ...base, choices: [{ index: 0, delta: { content: r.value }, finish_reason: null, logprobs: null }] };
-      r = await gen.next();
+    try {
+      yield { ...base, choices: [{ index: 0, delta: { role: 'assistant' }, finish_reason: null, logprobs: null }] };
+      let r = await gen.next();
+      while (!r.done) {
+        yield { ...base, choices: [{ index: 0, delta: { content: r.value }, finish_reason: null, logprobs: null }] };
+        r = await gen.next();
+      }
+      yield { ...base, choices: [{ index: 0, delta: {}, finish_reason: r.value.finishReason, logprobs: null }], usage: usage(r.value), timings: r.value.timings };
+    } finally {
+      await gen.return(undefined as never); // as in streamCompletion: release the queue slot on early exit
     }
-    yield { ...base, choices: [{ index: 0, delta: {}, finish_reason: r.value.finishReason, logprobs: null }], usage: usage(r.value), timings: r.value.timings };
   }
 
   private promptTokens(prompt: string | number[]): number[] {

@@ -3,11 +3,13 @@
  * be wrong with the file is found before any GPU work (openGguf and modelConfigFromGguf validate), and a
  * failure part-way through the upload frees what was uploaded.
  */
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, ModelFileError } from '../errors';
 import { openGguf, type ByteSource } from '../formats/gguf';
 import { acquireGpu, type Gpu } from '../gpu';
+import { SUPPORTED_HEAD_DIMS } from '../ops/attention';
 import { ChatTemplate, type ChatFallback } from '../tokenizer/chat';
 import { createTokenizer } from '../tokenizer';
+import { openModelSource, RateMeter, type CacheSetting, type CachedUrlSource } from '../runtime/cache';
 import { modelConfigFromGguf } from './config';
 import { Session } from './generate';
 import { KvCache } from './kv_cache';
@@ -17,10 +19,15 @@ import { destroyModelWeights, loadModelWeights } from './model_weights';
 import { TokenSelector } from './token_selector';
 
 export interface LoadProgressEvent {
-  phase: 'metadata' | 'gpu-upload' | 'ready';
+  /** download / cache-read: the weight cache (src/runtime/cache), for URLs; they may interleave with gpu-upload. */
+  phase: 'metadata' | 'download' | 'cache-read' | 'gpu-upload' | 'ready';
   loadedBytes: number;
   totalBytes: number;
   message: string;
+  /** Bytes per second over the last few seconds (download, cache-read, gpu-upload). */
+  rate?: number;
+  /** Seconds left at that rate, when known. */
+  etaSeconds?: number;
 }
 
 export interface LoadModelOptions {
@@ -45,13 +52,46 @@ export interface LoadModelOptions {
   chatFallback?: ChatFallback;
   onProgress?: (e: LoadProgressEvent) => void;
   signal?: AbortSignal;
+  /**
+   * Keep a URL's file in the IndexedDB weight cache (verified chunks; interrupted downloads resume) so the
+   * next load reads it from the browser with no download. 'auto' (default): cache http(s) URLs where
+   * IndexedDB exists, run uncached elsewhere (Node). true or an options object (chunk size, revalidate,
+   * retries, …): require the cache. false: never. Files and bytes are never cached.
+   */
+  cache?: CacheSetting;
 }
 
 export async function loadModel(options: LoadModelOptions): Promise<LanguageModel> {
-  const source = sourceOf(options);
   const onProgress = options.onProgress ?? (() => {});
-  const file = await openGguf(source);
+  const opened = await openModelSource(sourceOf(options), options.cache, {
+    signal: options.signal,
+    onProgress: (e) => onProgress({ phase: e.phase, loadedBytes: e.loadedBytes, totalBytes: e.totalBytes, rate: e.rate, etaSeconds: e.etaSeconds, message: e.url }),
+  });
+  try {
+    return await loadFrom(options, opened.source, opened.cached, onProgress);
+  } finally {
+    opened.cached?.close(); // stops the download on failure; frees the chunks held in memory
+  }
+}
+
+async function loadFrom(
+  options: LoadModelOptions,
+  opened: ByteSource,
+  cached: CachedUrlSource | undefined,
+  onProgress: (e: LoadProgressEvent) => void,
+): Promise<LanguageModel> {
+  let source = opened;
+  const whole = 'url' in source ? keepWholeFile() : undefined;
+  const file = await openGguf(source, whole ? { fetch: whole.fetch } : {});
+  // openGguf's first range read covers small files entirely: stream the weights from those bytes rather
+  // than download the file a second time.
+  if (whole?.bytes && whole.bytes.length === file.fileSize) source = { bytes: whole.bytes };
   const config = modelConfigFromGguf(file.metadata, file.tensors);
+  // The attention kernels exist for these head sizes only: refuse others here, before any GPU work,
+  // rather than load the model and fail every request.
+  if (!SUPPORTED_HEAD_DIMS.includes(config.headDim)) {
+    throw new ModelFileError('UnsupportedArchitecture', `attention head size ${config.headDim} is not supported (supported: ${SUPPORTED_HEAD_DIMS.join(', ')})`);
+  }
   const tokenizer = createTokenizer(file.metadata);
   const template = typeof file.metadata['tokenizer.chat_template'] === 'string' ? (file.metadata['tokenizer.chat_template'] as string) : undefined;
   onProgress({ phase: 'metadata', loadedBytes: 0, totalBytes: file.fileSize, message: `${config.architecture}, ${config.nLayers} layers` });
@@ -63,10 +103,19 @@ export async function loadModel(options: LoadModelOptions): Promise<LanguageMode
   const chunk = Math.min(options.prefillChunk ?? 128, contextLength);
 
   let weights;
+  const upload = new RateMeter();
   try {
     weights = await loadModelWeights(gpu, source, file, config, {
       signal: options.signal,
-      onProgress: (p) => onProgress({ phase: 'gpu-upload', loadedBytes: p.loadedBytes, totalBytes: p.totalBytes, message: p.tensor }),
+      onProgress: (p) => onProgress({
+        phase: 'gpu-upload', loadedBytes: p.loadedBytes, totalBytes: p.totalBytes, message: p.tensor,
+        rate: upload.update(p.loadedBytes), etaSeconds: upload.eta(p.totalBytes - p.loadedBytes),
+      }),
+    });
+    // Ready only once the whole file is cached, so the next load needs no network.
+    await cached?.whenComplete().catch((e: unknown) => {
+      destroyModelWeights(gpu, weights!);
+      throw e;
     });
   } catch (e) {
     if (ownGpu) gpu.destroy();
@@ -115,6 +164,24 @@ export async function loadModel(options: LoadModelOptions): Promise<LanguageMode
       if (ownGpu) gpu.destroy();
     },
   });
+}
+
+/**
+ * A fetch that passes requests through and keeps the body of a response that is the whole file
+ * (206 with Content-Range `bytes 0-(n-1)/n`), which the header read already holds in memory anyway.
+ */
+function keepWholeFile(): { fetch: typeof fetch; bytes?: Uint8Array } {
+  const out: { fetch: typeof fetch; bytes?: Uint8Array } = {
+    fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const response = await fetch(input, init);
+      const m = response.headers.get('content-range')?.match(/^\s*bytes\s+0-(\d+)\/(\d+)\s*$/i);
+      if (response.status !== 206 || !m || Number(m[1]) + 1 !== Number(m[2])) return response;
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      out.bytes = bytes;
+      return new Response(bytes.slice(), { status: 206, statusText: response.statusText, headers: response.headers });
+    }) as typeof fetch,
+  };
+  return out;
 }
 
 function sourceOf(o: LoadModelOptions): ByteSource {

@@ -94,7 +94,13 @@ export class TokenSelector {
 
   private async read(rec: Recorder, bytes: number): Promise<ArrayBuffer> {
     rec.submit();
-    await this.staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    try {
+      await this.staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    } catch (e) {
+      // A device lost mid-generation rejects the map with a bare DOMException: report it as DeviceLostError.
+      this.gpu.assertAlive();
+      throw e;
+    }
     const out = this.staging.getMappedRange(0, bytes).slice(0);
     this.staging.unmap();
     await this.gpu.checkErrors();

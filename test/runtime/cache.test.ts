@@ -1,0 +1,624 @@
+/**
+ * The IndexedDB weight cache (src/runtime/cache), in Node on fake-indexeddb, against a local node:http
+ * server on 127.0.0.1 that serves Range requests and injects faults: it cuts connections at a given byte,
+ * answers errors, and counts requests, bytes and concurrent connections. References: the served bytes
+ * themselves, and SHA-256 digests computed with node:crypto (independent of the WebCrypto code under test).
+ */
+import 'fake-indexeddb/auto';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { get as idbGet, keys as idbKeys, set as idbSet } from 'idb-keyval';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { InpageError } from '../../src/errors';
+import { openGguf, readTensorChunks } from '../../src/formats/gguf';
+import {
+  cache, CachedUrlSource, CorruptCacheError, Limiter, openModelSource, QuotaExceededError, type CacheProgressEvent, type OpenCachedOptions,
+} from '../../src/runtime/cache';
+import { chunkKey, manifestKey, weightStore, type Manifest } from '../../src/runtime/cache/store';
+import { randomBytes } from '../random';
+
+const CHUNK = 64 * 1024;
+
+interface Served {
+  bytes: Uint8Array;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** Fault injection and counters of the test server. */
+const ctl = {
+  /** Cut the connection once a response has sent the file up to this absolute byte (once). */
+  cutAt: undefined as number | undefined,
+  /** Cut every response after this many body bytes (a network that keeps failing). */
+  cutEvery: undefined as number | undefined,
+  /** Answer the next N requests with this status. */
+  failNext: 0,
+  failStatus: 503,
+  /** Pause between 16 KiB writes (to make downloads overlap). */
+  delayMs: 0,
+};
+const files = new Map<string, Served>();
+let log: { method: string; path: string; range: string; status: number; at: number; end: number }[] = [];
+let bytesSent = 0;
+let server: Server;
+let base = '';
+
+function resetCounters(): void {
+  log = [];
+  bytesSent = 0;
+}
+
+/** Most responses of `entries` open at the same time. */
+function concurrency(entries: { at: number; end: number }[]): number {
+  return Math.max(...entries.map((e) => entries.filter((o) => o.at <= e.at && e.at < o.end).length));
+}
+
+/** Byte equality without vitest's element-wise diff (slow on large arrays); names the first difference. */
+function expectBytes(got: Uint8Array, want: Uint8Array): void {
+  expect(got.length).toBe(want.length);
+  if (Buffer.from(got.buffer, got.byteOffset, got.length).equals(Buffer.from(want.buffer, want.byteOffset, want.length))) return;
+  const at = got.findIndex((v, i) => v !== want[i]);
+  expect.fail(`bytes differ first at ${at}: ${got[at]} vs ${want[at]}`);
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const entry = { method: req.method ?? 'GET', path, range: req.headers.range ?? '', status: 0, at: performance.now(), end: Infinity };
+    res.on('close', () => (entry.end = Math.min(entry.end, performance.now())));
+    log.push(entry);
+    if (log.length > 5000) return void res.writeHead(500).end(); // bounded: a runaway client gets nowhere
+    const f = files.get(path);
+    const validators: Record<string, string> = {};
+    if (f?.etag) validators.ETag = f.etag;
+    if (f?.lastModified) validators['Last-Modified'] = f.lastModified;
+    const reply = (status: number, headers: Record<string, string | number> = {}) => {
+      entry.status = status;
+      res.writeHead(status, headers);
+    };
+    if (ctl.failNext > 0) {
+      ctl.failNext--;
+      return void (reply(ctl.failStatus, { 'Content-Length': 0 }), res.end());
+    }
+    if (!f) return void (reply(404, { 'Content-Length': 0 }), res.end());
+    const size = f.bytes.length;
+    if (req.method === 'HEAD') return void (reply(200, { 'Content-Length': size, 'Accept-Ranges': 'bytes', ...validators }), res.end());
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    if (!m) return void (reply(200, { 'Content-Length': size, ...validators }), res.end(f.bytes));
+    const start = Number(m[1]);
+    const end = m[2] ? Math.min(size, Number(m[2]) + 1) : size;
+    if (start >= size) return void (reply(416, { 'Content-Range': `bytes */${size}` }), res.end());
+    reply(206, { 'Content-Length': end - start, 'Content-Range': `bytes ${start}-${end - 1}/${size}`, ...validators });
+    let cut = end;
+    if (ctl.cutAt !== undefined && ctl.cutAt > start && ctl.cutAt < end) {
+      cut = ctl.cutAt;
+      ctl.cutAt = undefined;
+    }
+    if (ctl.cutEvery !== undefined) cut = Math.min(cut, start + ctl.cutEvery);
+    void (async () => {
+      for (let at = start; at < cut && !res.destroyed; at += 16384) {
+        const piece = f.bytes.subarray(at, Math.min(cut, at + 16384));
+        await new Promise<void>((resolve) => res.write(piece, () => resolve()));
+        bytesSent += piece.length;
+        if (at + 16384 >= cut) entry.end = performance.now(); // the last byte is out: the client may finish any time now
+        if (ctl.delayMs) await new Promise((r) => setTimeout(r, ctl.delayMs));
+      }
+      if (cut < end) res.destroy();
+      else res.end();
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  setTimeout(() => server.closeAllConnections(), 170_000).unref(); // stops itself whatever happens
+});
+
+afterAll(
+  () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+);
+
+beforeEach(async () => {
+  Object.assign(ctl, { cutAt: undefined, cutEvery: undefined, failNext: 0, failStatus: 503, delayMs: 0 });
+  files.clear();
+  resetCounters();
+  await cache.clear();
+});
+
+const open = (path: string, opts: OpenCachedOptions = {}) =>
+  CachedUrlSource.open(`${base}${path}`, { chunkBytes: CHUNK, retryDelayMs: 5, storage: null, ...opts });
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+async function readAll(s: CachedUrlSource, step = 50_000): Promise<Uint8Array> {
+  const out = new Uint8Array(s.size);
+  for (let at = 0; at < s.size; at += step) out.set(await s.read(at, Math.min(s.size, at + step)), at);
+  return out;
+}
+
+async function manifestOf(path: string): Promise<Manifest> {
+  return (await idbGet(manifestKey(`${base}${path}`), weightStore())) as Manifest;
+}
+
+/** A chunk record's bytes, read straight from IndexedDB (records are Blobs). */
+async function record(m: Manifest, index: number): Promise<Uint8Array<ArrayBuffer>> {
+  const v = (await idbGet(chunkKey(m, index), weightStore())) as Blob;
+  expect(v).toBeInstanceOf(Blob);
+  return new Uint8Array(await v.arrayBuffer());
+}
+
+const weightRequests = (path: string) => log.filter((r) => r.path === path);
+
+describe('chunking and digests', () => {
+  it('stores the file as chunk records whose SHA-256 digests are in the manifest, with one request', async () => {
+    const bytes = randomBytes(5 * CHUNK + 1234, 1);
+    files.set('/a.bin', { bytes, etag: '"v1"' });
+    const s = await open('/a.bin');
+    await s.whenComplete();
+    expect(s.size).toBe(bytes.length);
+    expect(weightRequests('/a.bin').map((r) => r.range)).toEqual(['bytes=0-']);
+    expect(bytesSent).toBe(bytes.length);
+
+    const m = await manifestOf('/a.bin');
+    expect(m).toMatchObject({ size: bytes.length, etag: '"v1"', chunkBytes: CHUNK, chunkCount: 6, complete: true });
+    for (let i = 0; i < 6; i++) {
+      const rec = await record(m, i);
+      const want = bytes.subarray(i * CHUNK, Math.min(bytes.length, (i + 1) * CHUNK));
+      expectBytes(rec, want);
+      expect(m.digests[i]).toBe(sha256(want));
+    }
+    // Ranges within and across chunks read back exactly.
+    for (const [a, b] of [[0, 10], [CHUNK - 3, CHUNK + 5], [100, 4 * CHUNK + 17], [bytes.length - 7, bytes.length], [42, 42]] as const) {
+      expectBytes(await s.read(a, b), bytes.subarray(a, b));
+    }
+    s.close();
+  });
+
+  it('a cached file opens and reads with no request, verifying each chunk, holding few chunks in memory', async () => {
+    const bytes = randomBytes(12 * CHUNK + 99, 2);
+    files.set('/b.bin', { bytes });
+    const first = await open('/b.bin');
+    await first.whenComplete();
+    first.close();
+    resetCounters();
+
+    const events: CacheProgressEvent[] = [];
+    const s = await open('/b.bin', { onProgress: (e) => events.push(e) });
+    let most = 0;
+    const out = new Uint8Array(s.size);
+    for (let at = 0; at < s.size; at += 10_000) {
+      out.set(await s.read(at, Math.min(s.size, at + 10_000)), at);
+      most = Math.max(most, s.residentChunks);
+    }
+    expectBytes(out, bytes);
+    expect(log).toEqual([]);
+    expect(s.stats).toMatchObject({ hit: true, requests: 0, networkBytes: 0, chunksRead: 13, repairs: 0 });
+    expect(most).toBeLessThanOrEqual(2); // the chunk being read and one read ahead
+    const last = events[events.length - 1]!;
+    expect(last).toMatchObject({ phase: 'cache-read', loadedBytes: bytes.length, totalBytes: bytes.length });
+    expect(events.every((e) => e.phase === 'cache-read' && e.rate >= 0)).toBe(true);
+    s.close();
+  });
+
+  it('openGguf and readTensorChunks work unchanged on a cached source', async () => {
+    const bytes = new Uint8Array(readFileSync(new URL('../../public/models/fortunes-1.8m-q4_0.gguf', import.meta.url)));
+    files.set('/m.gguf', { bytes });
+    for (const pass of ['download', 'cached']) {
+      const s = await open('/m.gguf', { chunkBytes: 128 * 1024 });
+      const file = await openGguf({ reader: s });
+      expect(file).toEqual(await openGguf({ bytes }));
+      for (const t of file.tensors) {
+        let at = t.offset;
+        for await (const c of readTensorChunks({ reader: s }, t, 40_000)) {
+          expectBytes(c, bytes.subarray(at, at + c.length));
+          at += c.length;
+        }
+        expect(at).toBe(t.offset + t.byteLength);
+      }
+      await s.whenComplete();
+      expect(s.stats.hit, pass).toBe(pass === 'cached');
+      s.close();
+    }
+    expect(weightRequests('/m.gguf')).toHaveLength(1);
+  });
+
+  it('download progress carries bytes, total, rate and ETA', async () => {
+    const bytes = randomBytes(8 * CHUNK, 3);
+    files.set('/p.bin', { bytes });
+    ctl.delayMs = 5;
+    const events: CacheProgressEvent[] = [];
+    const s = await open('/p.bin', { onProgress: (e) => events.push(e) });
+    await s.whenComplete();
+    s.close();
+    expect(events.length).toBeGreaterThan(1);
+    expect(events.every((e) => e.phase === 'download' && e.totalBytes === bytes.length && e.loadedBytes <= bytes.length)).toBe(true);
+    const last = events[events.length - 1]!;
+    expect(last.loadedBytes).toBe(bytes.length);
+    expect(last.etaSeconds).toBe(0);
+    expect(events.some((e) => e.rate > 0 && e.etaSeconds !== undefined && e.etaSeconds > 0)).toBe(true);
+    for (let i = 1; i < events.length; i++) expect(events[i]!.loadedBytes).toBeGreaterThanOrEqual(events[i - 1]!.loadedBytes);
+  });
+});
+
+describe('interrupted downloads', () => {
+  it('resumes from the last complete chunk in a later session after a cut (re-fetching less than one chunk)', async () => {
+    const bytes = randomBytes(7 * CHUNK + 500, 4);
+    files.set('/r.bin', { bytes, etag: '"r1"' });
+    const cutAt = 3 * CHUNK + 20_000;
+    ctl.cutAt = cutAt;
+    ctl.cutEvery = undefined;
+    const s1 = await open('/r.bin', { retries: 0 });
+    const err = await s1.whenComplete().catch((e: unknown) => e);
+    s1.close();
+    expect((err as InpageError).code).toBe('NetworkError');
+    expect((err as Error).message).toMatch(/after 0 retries/);
+    const m = await manifestOf('/r.bin');
+    expect(m.digests.map((d) => d !== null)).toEqual([true, true, true, false, false, false, false, false]);
+    expect((await cache.list())[0]).toMatchObject({ storedBytes: 3 * CHUNK, complete: false, size: bytes.length });
+
+    const sentBefore = bytesSent;
+    resetCounters();
+    const s2 = await open('/r.bin');
+    expectBytes(await readAll(s2), bytes);
+    await s2.whenComplete();
+    s2.close();
+    expect(log.map((r) => r.range)).toEqual([`bytes=${3 * CHUNK}-${bytes.length - 1}`]);
+    expect(sentBefore).toBe(cutAt);
+    const refetched = sentBefore + bytesSent - bytes.length;
+    expect(refetched).toBe(cutAt - 3 * CHUNK);
+    expect(refetched).toBeLessThanOrEqual(CHUNK);
+    expect((await manifestOf('/r.bin')).complete).toBe(true);
+  });
+
+  it('while downloading, reads are served as chunks arrive, with a bounded number of chunks in memory', async () => {
+    const bytes = randomBytes(16 * CHUNK + 3, 21);
+    files.set('/mem.bin', { bytes });
+    ctl.delayMs = 1;
+    const s = await open('/mem.bin');
+    let most = 0;
+    const out = new Uint8Array(s.size);
+    for (let at = 0; at < s.size; at += 30_000) {
+      out.set(await s.read(at, Math.min(s.size, at + 30_000)), at);
+      most = Math.max(most, s.residentChunks);
+      await new Promise((r) => setTimeout(r, 2)); // a slower consumer than the network (GPU upload)
+    }
+    await s.whenComplete();
+    s.close();
+    expectBytes(out, bytes);
+    expect(most).toBeLessThanOrEqual(6);
+    expect(log).toHaveLength(1);
+  });
+
+  it('retries a cut within the same load, from the last complete chunk', async () => {
+    const bytes = randomBytes(6 * CHUNK, 5);
+    files.set('/c.bin', { bytes });
+    ctl.cutAt = 2 * CHUNK + 5;
+    const s = await open('/c.bin');
+    const got = readAll(s);
+    await s.whenComplete();
+    expectBytes(await got, bytes);
+    s.close();
+    expect(log.map((r) => r.range)).toEqual(['bytes=0-', `bytes=${2 * CHUNK}-${bytes.length - 1}`]);
+    expect(bytesSent - bytes.length).toBe(5);
+  });
+
+  it('retries transient HTTP errors with growing backoff, then succeeds', async () => {
+    const bytes = randomBytes(2 * CHUNK, 6);
+    files.set('/t.bin', { bytes });
+    ctl.failNext = 3;
+    const s = await open('/t.bin', { retryDelayMs: 40 });
+    await s.whenComplete();
+    expectBytes(await readAll(s), bytes);
+    s.close();
+    expect(log.map((r) => r.status)).toEqual([503, 503, 503, 206]);
+    const gaps = log.slice(1).map((r, i) => r.at - log[i]!.at);
+    expect(gaps[0]).toBeGreaterThanOrEqual(40 * 0.75 - 2);
+    expect(gaps[2]).toBeGreaterThan(gaps[0]!); // 40, 80, 160 ms (±25%)
+  });
+
+  it('gives up with NetworkError after the retries; a permanent error is not retried', async () => {
+    files.set('/f.bin', { bytes: randomBytes(CHUNK, 7) });
+    ctl.failNext = 100;
+    let err = await open('/f.bin', { retries: 2 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InpageError);
+    expect((err as InpageError).code).toBe('NetworkError');
+    expect((err as Error).message).toMatch(/after 2 retries.*503/);
+    expect(log).toHaveLength(3);
+
+    ctl.failNext = 0;
+    resetCounters();
+    err = await open('/missing.bin').catch((e: unknown) => e);
+    expect((err as InpageError).code).toBe('NetworkError');
+    expect((err as Error).message).toMatch(/404/);
+    expect(log).toHaveLength(1);
+    expect(await cache.list()).toEqual([]);
+  });
+
+  it('a network that keeps cutting still finishes while each attempt completes a chunk', async () => {
+    const bytes = randomBytes(5 * CHUNK + 10, 8);
+    files.set('/k.bin', { bytes });
+    ctl.cutEvery = CHUNK + 1000; // every response dies just after one full chunk
+    const s = await open('/k.bin', { retries: 1 });
+    await s.whenComplete();
+    expectBytes(await readAll(s), bytes);
+    s.close();
+    // Each response dies just after one full chunk; the last range is short enough to arrive whole.
+    expect(log.map((r) => Number(/bytes=(\d+)/.exec(r.range)![1]))).toEqual([0, 1, 2, 3, 4].map((i) => i * CHUNK));
+  });
+});
+
+describe('corruption', () => {
+  async function cached(path: string, bytes: Uint8Array, extra: Partial<Served> = {}): Promise<Manifest> {
+    files.set(path, { bytes, ...extra });
+    const s = await open(path);
+    await s.whenComplete();
+    s.close();
+    resetCounters();
+    return manifestOf(path);
+  }
+
+  it('a corrupted chunk is detected, dropped and fetched again (only its range); never returned', async () => {
+    const bytes = randomBytes(6 * CHUNK + 77, 9);
+    const m = await cached('/x.bin', bytes);
+    const bad = await record(m, 2);
+    bad[1000] ^= 0xff;
+    await idbSet(chunkKey(m, 2), new Blob([bad]), weightStore());
+
+    const s = await open('/x.bin');
+    const out = await readAll(s);
+    expectBytes(out, bytes);
+    expect(s.stats.repairs).toBe(1);
+    s.close();
+    expect(log.map((r) => r.range)).toEqual([`bytes=${2 * CHUNK}-${3 * CHUNK - 1}`]);
+    expect(bytesSent).toBe(CHUNK);
+    expectBytes(await record(m, 2), bytes.subarray(2 * CHUNK, 3 * CHUNK));
+    expect((await manifestOf('/x.bin')).complete).toBe(true);
+  });
+
+  it('partial, missing and wrongly typed records are repaired too', async () => {
+    const bytes = randomBytes(4 * CHUNK + 5, 10);
+    const m = await cached('/y.bin', bytes);
+    await idbSet(chunkKey(m, 0), new Blob([bytes.slice(0, 1000)]), weightStore()); // partial
+    await idbSet(chunkKey(m, 1), 'garbage', weightStore());
+    await weightStore()('readwrite', (st) => new Promise((resolve) => (st.delete(chunkKey(m, 4)).onsuccess = resolve))); // missing
+    const s = await open('/y.bin');
+    expectBytes(await readAll(s), bytes);
+    expect(s.stats.repairs).toBe(3);
+    s.close();
+    expect(log.map((r) => r.range).sort()).toEqual([`bytes=0-${CHUNK - 1}`, `bytes=${CHUNK}-${2 * CHUNK - 1}`, `bytes=${4 * CHUNK}-${4 * CHUNK + 4}`].sort());
+  });
+
+  it('a chunk that cannot be repaired (recorded digest wrong) is CorruptCache and the entry is dropped', async () => {
+    const bytes = randomBytes(3 * CHUNK, 11);
+    const m = await cached('/z.bin', bytes);
+    m.digests[1] = '0'.repeat(64);
+    await idbSet(manifestKey(m.url), m, weightStore());
+    const s = await open('/z.bin');
+    expect(await s.read(0, 10)).toEqual(bytes.subarray(0, 10));
+    const err = await s.read(CHUNK, CHUNK + 10).catch((e: unknown) => e);
+    s.close();
+    expect(err).toBeInstanceOf(CorruptCacheError);
+    expect((err as InpageError).code).toBe('CorruptCache');
+    expect(await cache.list()).toEqual([]);
+    expect((await idbKeys(weightStore())).length).toBe(0);
+  });
+});
+
+describe('validators', () => {
+  it('an ETag change invalidates a partial download: it restarts from byte 0 and caches the new file', async () => {
+    const v1 = randomBytes(4 * CHUNK, 12);
+    const v2 = randomBytes(4 * CHUNK, 13);
+    files.set('/e.bin', { bytes: v1, etag: '"1"' });
+    ctl.cutAt = 2 * CHUNK + 10;
+    const s1 = await open('/e.bin', { retries: 0 });
+    await s1.whenComplete().catch(() => {});
+    s1.close();
+    files.set('/e.bin', { bytes: v2, etag: '"2"' });
+    resetCounters();
+    const s2 = await open('/e.bin');
+    expectBytes(await readAll(s2), v2);
+    await s2.whenComplete();
+    s2.close();
+    expect(log.map((r) => r.range)).toEqual([`bytes=${2 * CHUNK}-${4 * CHUNK - 1}`, 'bytes=0-']);
+    expect((await manifestOf('/e.bin')).etag).toBe('"2"');
+    // No chunk of the old version is left behind.
+    expect((await idbKeys(weightStore())).filter((k) => (k as unknown[])[0] === 'c')).toHaveLength(4);
+  });
+
+  it('revalidate: a complete entry is checked with one HEAD; a changed ETag, Last-Modified or size downloads again', async () => {
+    const v1 = randomBytes(3 * CHUNK, 14);
+    files.set('/h.bin', { bytes: v1, etag: '"a"' });
+    await (await open('/h.bin')).whenComplete();
+
+    resetCounters();
+    let s = await open('/h.bin', { revalidate: true });
+    expect(s.stats.hit).toBe(true);
+    expect(log.map((r) => r.method)).toEqual(['HEAD']);
+    s.close();
+
+    const v2 = randomBytes(3 * CHUNK, 15);
+    files.set('/h.bin', { bytes: v2, etag: '"b"' });
+    resetCounters();
+    s = await open('/h.bin'); // without revalidate: the cached copy, no request
+    expectBytes(await readAll(s), v1);
+    expect(log).toEqual([]);
+    s.close();
+    s = await open('/h.bin', { revalidate: true });
+    expectBytes(await readAll(s), v2);
+    await s.whenComplete();
+    s.close();
+    expect(log.map((r) => `${r.method} ${r.range}`)).toEqual(['HEAD ', 'GET bytes=0-']);
+
+    files.set('/h.bin', { bytes: v2.subarray(0, 2 * CHUNK), lastModified: 'Tue, 01 Jan 2030 00:00:00 GMT' });
+    resetCounters();
+    s = await open('/h.bin', { revalidate: true });
+    expect(s.size).toBe(2 * CHUNK);
+    await s.whenComplete();
+    s.close();
+
+    // Offline (the HEAD fails): the cached copy is used.
+    files.delete('/h.bin');
+    resetCounters();
+    s = await open('/h.bin', { revalidate: true });
+    expect(s.stats.hit).toBe(true);
+    expectBytes(await readAll(s), v2.subarray(0, 2 * CHUNK));
+    s.close();
+  });
+});
+
+describe('quota', () => {
+  it('not enough room is QuotaExceeded with both numbers, before anything is stored; persist() is requested otherwise', async () => {
+    const bytes = randomBytes(4 * CHUNK, 16);
+    files.set('/q.bin', { bytes });
+    let persistCalls = 0;
+    const storage = (quota: number, usage: number) => ({
+      estimate: async () => ({ quota, usage }),
+      persisted: async () => false,
+      persist: async () => (persistCalls++, true),
+    });
+    const err = await open('/q.bin', { storage: storage(1_000_000, 950_000) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QuotaExceededError);
+    expect(err).toMatchObject({ code: 'QuotaExceeded', neededBytes: bytes.length, availableBytes: 50_000 });
+    expect((err as Error).message).toContain(`${bytes.length} bytes`);
+    expect((err as Error).message).toContain('50000 bytes');
+    expect((err as Error).message).toMatch(/cache: false/);
+    expect(await cache.list()).toEqual([]);
+    expect(persistCalls).toBe(0);
+
+    const s = await open('/q.bin', { storage: storage(10_000_000, 0) });
+    await s.whenComplete();
+    s.close();
+    expect(persistCalls).toBe(1);
+  });
+
+  it('a resumed download needs room only for what is missing', async () => {
+    const bytes = randomBytes(4 * CHUNK, 17);
+    files.set('/q2.bin', { bytes });
+    ctl.cutAt = 3 * CHUNK + 1;
+    await (await open('/q2.bin', { retries: 0 })).whenComplete().catch(() => {});
+    const err = await open('/q2.bin', { storage: { estimate: async () => ({ quota: CHUNK - 1, usage: 0 }) } }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'QuotaExceeded', neededBytes: CHUNK, availableBytes: CHUNK - 1 });
+    const s = await open('/q2.bin', { storage: { estimate: async () => ({ quota: CHUNK, usage: 0 }) } });
+    await s.whenComplete();
+    s.close();
+  });
+});
+
+describe('cache API', () => {
+  it('lists entries with sizes, deletes one, clears all', async () => {
+    const a = randomBytes(3 * CHUNK + 1, 18);
+    const b = randomBytes(CHUNK / 2, 19);
+    files.set('/la.bin', { bytes: a, etag: '"la"' });
+    files.set('/lb.bin', { bytes: b });
+    for (const p of ['/la.bin', '/lb.bin']) await (await open(p)).whenComplete();
+    const list = await cache.list();
+    expect(list.map((e) => ({ url: e.url, size: e.size, storedBytes: e.storedBytes, complete: e.complete, chunks: e.chunks }))).toEqual([
+      { url: `${base}/la.bin`, size: a.length, storedBytes: a.length, complete: true, chunks: 4 },
+      { url: `${base}/lb.bin`, size: b.length, storedBytes: b.length, complete: true, chunks: 1 },
+    ]);
+    expect(list[0]!.etag).toBe('"la"');
+    expect(list[0]!.createdAt).toBeInstanceOf(Date);
+    expect((await idbKeys(weightStore())).length).toBe(4 + 1 + 2);
+
+    expect(await cache.delete(`${base}/la.bin`)).toBe(true);
+    expect(await cache.delete(`${base}/la.bin`)).toBe(false);
+    expect((await cache.list()).map((e) => e.url)).toEqual([`${base}/lb.bin`]);
+    expect((await idbKeys(weightStore())).length).toBe(1 + 1);
+
+    await cache.clear();
+    expect(await cache.list()).toEqual([]);
+    expect(await idbKeys(weightStore())).toEqual([]);
+  });
+
+  it('cache.clear() during a download fails that load with CorruptCache rather than serving unstored bytes', async () => {
+    files.set('/d.bin', { bytes: randomBytes(6 * CHUNK, 20) });
+    ctl.delayMs = 3;
+    const s = await open('/d.bin');
+    await s.read(0, 10);
+    await cache.clear();
+    const err = await s.whenComplete().catch((e: unknown) => e);
+    s.close();
+    expect((err as InpageError).code).toBe('CorruptCache');
+  });
+});
+
+describe('parallelism', () => {
+  it('downloads of several files run at most `limit` at a time, and all finish', async () => {
+    const n = 5;
+    const all = Array.from({ length: n }, (_, i) => randomBytes(3 * CHUNK, 30 + i));
+    all.forEach((bytes, i) => files.set(`/p${i}.bin`, { bytes }));
+    ctl.delayMs = 4;
+    const limiter = new Limiter(2);
+    let most = 0;
+    const timer = setInterval(() => (most = Math.max(most, limiter.running)), 1);
+    const sources = await Promise.all(all.map((_, i) => open(`/p${i}.bin`, { limiter })));
+    await Promise.all(sources.map((s) => s.whenComplete()));
+    clearInterval(timer);
+    for (const [i, s] of sources.entries()) {
+      expectBytes(await readAll(s), all[i]!);
+      s.close();
+    }
+    expect(most).toBe(2);
+    expect(concurrency(log)).toBe(2);
+    expect(limiter.running).toBe(0);
+    expect(log).toHaveLength(n);
+  });
+
+  it('cache.prefetch downloads several files with the page-wide bound and returns their entries', async () => {
+    const all = Array.from({ length: 4 }, (_, i) => randomBytes(2 * CHUNK + i, 60 + i));
+    all.forEach((bytes, i) => files.set(`/pf${i}.bin`, { bytes }));
+    ctl.delayMs = 4;
+    const entries = await Promise.all(all.map((_, i) => cache.prefetch(`${base}/pf${i}.bin`, { chunkBytes: CHUNK, storage: null })));
+    expect(entries.map((e) => [e.size, e.complete])).toEqual(all.map((b) => [b.length, true]));
+    expect(concurrency(log)).toBe(2);
+    resetCounters();
+    await cache.prefetch(`${base}/pf0.bin`);
+    expect(log).toEqual([]);
+  });
+
+  it('the page-wide default bound applies when none is given', async () => {
+    const all = Array.from({ length: 4 }, (_, i) => randomBytes(2 * CHUNK, 40 + i));
+    all.forEach((bytes, i) => files.set(`/g${i}.bin`, { bytes }));
+    ctl.delayMs = 4;
+    const sources = await Promise.all(all.map((_, i) => open(`/g${i}.bin`)));
+    await Promise.all(sources.map((s) => s.whenComplete()));
+    sources.forEach((s) => s.close());
+    expect(concurrency(log)).toBe(2);
+  });
+});
+
+describe('loadModel wiring (openModelSource)', () => {
+  it("'auto' caches http(s) URLs; false, bytes and blobs pass through; 'auto' without IndexedDB runs uncached", async () => {
+    files.set('/w.bin', { bytes: randomBytes(CHUNK, 50) });
+    const url = `${base}/w.bin`;
+    const r = await openModelSource({ url }, { chunkBytes: CHUNK, storage: null });
+    expect('reader' in r.source && r.cached).toBeTruthy();
+    await r.cached!.whenComplete();
+    r.cached!.close();
+    expect((await openModelSource({ url }, false)).source).toEqual({ url });
+    const bytes = new Uint8Array(3);
+    expect((await openModelSource({ bytes }, 'auto')).source).toEqual({ bytes });
+
+    const saved = globalThis.indexedDB;
+    try {
+      (globalThis as { indexedDB?: IDBFactory }).indexedDB = undefined;
+      expect((await openModelSource({ url }, 'auto')).source).toEqual({ url });
+      expect((await openModelSource({ url }, undefined)).source).toEqual({ url });
+      const err = await openModelSource({ url }, true).catch((e: unknown) => e);
+      expect((err as InpageError).code).toBe('InvalidArgument');
+    } finally {
+      globalThis.indexedDB = saved;
+    }
+  });
+
+  it('the quota error reaches loadModel through the cache options', async () => {
+    files.set('/w2.bin', { bytes: randomBytes(2 * CHUNK, 51) });
+    const err = await openModelSource({ url: `${base}/w2.bin` }, { storage: { estimate: async () => ({ quota: 10, usage: 0 }) } }).catch((e: unknown) => e);
+    expect((err as InpageError).code).toBe('QuotaExceeded');
+  });
+});
+
