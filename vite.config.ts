@@ -9,6 +9,8 @@ export default defineConfig(({ mode }) => {
   const iife = mode === 'iife';
   return {
     resolve: { alias: aliases },
+    // public/ holds the demo's assets (the built-in model); the library package must not carry them.
+    publicDir: false,
     plugins: [workerLocation(iife ? 'iife' : 'es')],
     build: {
       outDir: 'dist',
