@@ -53,7 +53,11 @@ const SLOTS_PER_BATCH = 512;
 export class Recorder {
   private encoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | undefined;
-  private uniform: GPUBuffer;
+  /**
+   * Taken from the pool at the first dispatch after construction or a submit, not before: a recorder that
+   * is dropped after its last submit (one per decode step) must not keep a buffer out of the pool.
+   */
+  private uniform: GPUBuffer | undefined;
   private staging = new ArrayBuffer(UNIFORM_SLOT * SLOTS_PER_BATCH);
   private slots = 0;
   dispatches = 0;
@@ -61,7 +65,6 @@ export class Recorder {
   constructor(readonly gpu: Gpu) {
     gpu.assertAlive();
     this.encoder = gpu.device.createCommandEncoder({ label: 'inpage' });
-    this.uniform = takeUniform(gpu);
   }
 
   /**
@@ -71,6 +74,7 @@ export class Recorder {
    */
   dispatch(pipeline: GPUComputePipeline, p: Params, buffers: Binding[], workgroups: [number, number?, number?]): void {
     if (this.slots === SLOTS_PER_BATCH) this.flush();
+    this.uniform ??= takeUniform(this.gpu);
     const offset = this.slots * UNIFORM_SLOT;
     p.writeTo(new DataView(this.staging), offset);
     this.slots++;
@@ -109,12 +113,12 @@ export class Recorder {
     const used = this.slots * UNIFORM_SLOT;
     const uniform = this.uniform;
     this.gpu.scoped(() => {
-      if (used > 0) this.gpu.device.queue.writeBuffer(uniform, 0, this.staging, 0, used);
+      if (uniform && used > 0) this.gpu.device.queue.writeBuffer(uniform, 0, this.staging, 0, used);
       this.gpu.device.queue.submit([this.encoder.finish()]);
     });
-    this.gpu.device.queue.onSubmittedWorkDone().then(() => returnUniform(this.gpu, uniform), () => {});
+    if (uniform) this.gpu.device.queue.onSubmittedWorkDone().then(() => returnUniform(this.gpu, uniform), () => {});
     this.encoder = this.gpu.device.createCommandEncoder({ label: 'inpage' });
-    this.uniform = takeUniform(this.gpu);
+    this.uniform = undefined;
     this.slots = 0;
   }
 
