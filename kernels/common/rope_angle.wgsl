@@ -1,4 +1,4 @@
-// Shared include of rope_pairs.wgsl and rope_halves.wgsl: RoPE's angle for a position and pair, and its
+// Shared include of rope.wgsl: RoPE's angle for a position and pair, and its
 // cos and sin accurate to f32 whatever the GPU's own sin/cos do.
 
 // The angle as llama.cpp's GPU backends form it (ggml_rope_ext): theta_extrap = position · theta_scale^i

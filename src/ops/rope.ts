@@ -1,6 +1,5 @@
 import ropeAngle from '../../kernels/common/rope_angle.wgsl?raw';
-import halvesSource from '../../kernels/rope_halves.wgsl?raw';
-import pairsSource from '../../kernels/rope_pairs.wgsl?raw';
+import ropeSource from '../../kernels/rope.wgsl?raw';
 import { InvalidArgumentError } from '../errors';
 import { bytesPerActivation, grid, params, type Kernel, type Recorder } from '../gpu';
 
@@ -10,10 +9,7 @@ import { bytesPerActivation, grid, params, type Kernel, type Recorder } from '..
  */
 export type RopeLayout = 'pairs' | 'halves';
 
-const kernels: Record<RopeLayout, Kernel> = {
-  pairs: { name: 'rope_pairs', source: pairsSource, includes: [ropeAngle] },
-  halves: { name: 'rope_halves', source: halvesSource, includes: [ropeAngle] },
-};
+const ropeKernel: Kernel = { name: 'rope', source: ropeSource, includes: [ropeAngle] };
 const WG = 256;
 /** Positions are converted to f32 on the GPU: beyond 2^24 they would no longer be exact. */
 const MAX_POSITION = 2 ** 24;
@@ -85,8 +81,8 @@ export function rope(
   // Factors take a variant of their own (FREQ_FACTORS: one more binding, a load and a division per pair)
   // rather than a buffer of ones bound on every call: the plain variant, what every model without
   // rope_freqs runs, keeps the single binding and gains only one multiply by freq_scale (exact when 1).
-  const variant = { FREQ_FACTORS: freqFactors !== undefined };
-  const pipeline = rec.gpu.pipelines.get(kernels[layout], { precision: rec.gpu.precision, defines: variant, constants: { WG } });
+  const variant = { FREQ_FACTORS: freqFactors !== undefined, HALVES: layout === 'halves' };
+  const pipeline = rec.gpu.pipelines.get(ropeKernel, { precision: rec.gpu.precision, defines: variant, constants: { WG } });
   const p = params().u32(tokens).u32(heads).u32(headDim).u32(halfRope).u32(offset).f32(thetaScale).f32(freqScale);
   rec.dispatch(pipeline, p, freqFactors ? [x, freqFactors] : [x], grid(rec.gpu, Math.ceil((tokens * heads * halfRope) / WG)));
 }

@@ -472,7 +472,7 @@ export const TOKENIZER_CORPUS =
   'I am fine, thank you. 12345 + 678 = 13023. It is what it is, and that is that.\n';
 
 /** Greedy BPE training: repeatedly merge the most frequent adjacent pair (ties: first seen). */
-function trainMerges(words: string[][], nMerges: number): [string, string][] {
+export function trainMerges(words: string[][], nMerges: number): [string, string][] {
   const merges: [string, string][] = [];
   for (let m = 0; m < nMerges; m++) {
     const counts = new Map<string, number>();

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { gguf } from '@huggingface/gguf';
 import type { LlamaModel } from 'node-llama-cpp';
-import { gv, type MetaValue, TOKEN_TYPE, writeGguf, writeTempFile } from '../reference/gguf_writer';
+import { gv, type MetaValue, TOKEN_TYPE, trainMerges, writeGguf, writeTempFile } from '../reference/gguf_writer';
 import { llama } from '../reference/llamacpp';
 
 export const FIXTURE_DIR = new URL('../../../shared/models/fortunes-1.8m/', import.meta.url);
@@ -89,26 +89,6 @@ export function bpeVariantMetadata(fixture: Record<string, unknown>, pre: string
   return meta;
 }
 
-/** Greedy BPE training over symbol sequences (most frequent adjacent pair; ties: first counted). */
-function trainMerges(words: string[][], nMerges: number): string[] {
-  const merged: string[] = [];
-  for (let m = 0; m < nMerges; m++) {
-    const counts = new Map<string, number>();
-    for (const w of words) for (let i = 0; i + 1 < w.length; i++) {
-      const k = `${w[i]}\u0000${w[i + 1]}`;
-      counts.set(k, (counts.get(k) ?? 0) + 1);
-    }
-    let best: string | undefined;
-    let bestCount = 1;
-    for (const [k, c] of counts) if (c > bestCount) [best, bestCount] = [k, c];
-    if (best === undefined) break;
-    const [a, b] = best.split('\u0000') as [string, string];
-    merged.push(a + b);
-    for (const w of words) for (let i = 0; i + 1 < w.length; i++) if (w[i] === a && w[i + 1] === b) w.splice(i, 2, a + b);
-  }
-  return merged;
-}
-
 /**
  * A SentencePiece-style (`llama`) vocabulary trained on the held-out fortunes: <unk> <s> </s>, the 256
  * `<0xNN>` byte tokens, the characters of the text (minus digits 5–9 and `@`, so byte fallback happens),
@@ -134,7 +114,7 @@ export function spmVariantMetadata(opts: { nMerges?: number; addSpacePrefix?: bo
     scores.push(-10_000);
   }
   const words = (text.match(/\u2581*[^\u2581\n]+|\n+/g) ?? []).map((w) => Array.from(w));
-  trainMerges(words, opts.nMerges ?? 400).forEach((piece, i) => {
+  trainMerges(words, opts.nMerges ?? 400).map(([a, b]) => a + b).forEach((piece, i) => {
     if (seen.has(piece)) return;
     seen.add(piece);
     tokens.push(piece);

@@ -1,8 +1,9 @@
-// RoPE on adjacent pairs, in place: for token t at position p = offset + t, every head of x [tokens, heads,
-// headDim] has its pairs (x[2i], x[2i+1]), i < ropeDim/2, rotated by the angle
-// freq_scale·p·θ_i / f_i with θ_i = base^(−2i/ropeDim) and f_i the pair's frequency factor (1 unless
-// FREQ_FACTORS). This is GGUF `llama` (llama.cpp rope mode 0). Dims past ropeDim are untouched
-// (partial rotary). One invocation per rotated pair.
+// RoPE, in place: for token t at position p = offset + t, every head of x [tokens, heads, headDim] has its
+// pairs rotated by the angle freq_scale·p·θ_i / f_i, i < ropeDim/2, with θ_i = base^(−2i/ropeDim) and f_i
+// the pair's frequency factor (1 unless FREQ_FACTORS). Which elements form pair i is the convention:
+//  - adjacent pairs (x[2i], x[2i+1]): GGUF `llama` (llama.cpp rope mode 0), the default;
+//  - HALVES, (x[i], x[i + ropeDim/2]): `qwen2` / GPT-NeoX (llama.cpp rope mode 2).
+// Dims past ropeDim are untouched (partial rotary). One invocation per rotated pair.
 struct Params {
   tokens: u32,
   heads: u32,
@@ -36,8 +37,13 @@ fn main(
   let head_row = i / params.half_rope; // token * heads + head
   let token = head_row / params.heads;
   let head_base = head_row * params.head_dim;
+#if HALVES
+  let first = head_base + pair;
+  let second = first + params.half_rope;
+#else
   let first = head_base + 2u * pair;
   let second = first + 1u;
+#endif
 
   // rope_cos_sin (kernels/common/rope_angle.wgsl) is accurate at angles of thousands of radians.
 #if FREQ_FACTORS
