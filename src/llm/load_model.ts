@@ -36,7 +36,10 @@ export interface LoadModelOptions {
   bytes?: Uint8Array;
   /** 'webgpu' (our kernels). Other backends arrive with the onnxruntime issue; 'auto' means 'webgpu' for now. */
   backend?: 'auto' | 'webgpu';
-  /** Accepted for forward compatibility; the engine runs in the calling thread for now. */
+  /**
+   * Run the engine in a Web Worker. Decided by src/runtime/load.ts (default: yes in browsers, unless a `gpu`
+   * is injected); by the time this module runs, it is already on the thread it will stay on.
+   */
   worker?: boolean;
   /** Context window in tokens (default: the model's, capped at 4096 to bound KV-cache memory). */
   contextLength?: number;
