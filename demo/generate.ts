@@ -41,7 +41,10 @@ export function setupGeneration(): void {
 
   run.addEventListener('click', async () => {
     if (!llm) return;
-    const out = $('output');
+    // The prompt is shown in bold before the continuation, which often starts mid-word.
+    const prompt = $<HTMLTextAreaElement>('prompt').value;
+    $('output-prompt').textContent = prompt;
+    const out = $('output-text');
     const stats = $('generate-stats');
     out.textContent = '';
     run.disabled = true;
@@ -50,7 +53,7 @@ export function setupGeneration(): void {
     document.body.dataset.generating = 'yes';
     try {
       const stream = await llm.completions.create({
-        prompt: $<HTMLTextAreaElement>('prompt').value,
+        prompt,
         max_tokens: Number($<HTMLInputElement>('max-tokens').value),
         temperature: Number($<HTMLInputElement>('temperature').value),
         seed: Number($<HTMLInputElement>('seed').value),

@@ -20,7 +20,8 @@ test('demo: diagnostics, load the built-in model, greedy text equals the exact r
   await page.fill('#temperature', '0');
   await page.click('#generate-run');
   await expect(page.locator('#generate-stats')).toContainText('finish', { timeout: 120_000 });
-  await expect(page.locator('#output')).toHaveText(text_until_eos);
+  await expect(page.locator('#output-prompt')).toHaveText(prompt);
+  await expect(page.locator('#output-text')).toHaveText(text_until_eos);
   await page.screenshot({ path: info.outputPath('demo-generated.png'), fullPage: true });
 });
 
@@ -31,7 +32,7 @@ test('demo: the stop button ends a long generation, and the next one works', asy
   await page.fill('#max-tokens', '200');
   await page.fill('#temperature', '0.8');
   await page.click('#generate-run');
-  await expect(page.locator('#output')).not.toHaveText('', { timeout: 60_000 });
+  await expect(page.locator('#output-text')).not.toHaveText('', { timeout: 60_000 });
   await page.click('#generate-stop');
   await expect(page.locator('#generate-stats')).toHaveText('Stopped.', { timeout: 30_000 });
   await expect(page.locator('#generate-run')).toBeEnabled();
@@ -40,5 +41,5 @@ test('demo: the stop button ends a long generation, and the next one works', asy
   await page.fill('#prompt', reference.prompts[1]!.prompt);
   await page.click('#generate-run');
   await expect(page.locator('#generate-stats')).toContainText('finish', { timeout: 120_000 });
-  await expect(page.locator('#output')).toHaveText(reference.prompts[1]!.text_until_eos);
+  await expect(page.locator('#output-text')).toHaveText(reference.prompts[1]!.text_until_eos);
 });
