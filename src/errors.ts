@@ -23,7 +23,8 @@ export type InpageErrorCode =
   | 'Aborted'
   | 'NetworkError'
   | 'QuotaExceeded'
-  | 'CorruptCache';
+  | 'CorruptCache'
+  | 'BackendUnavailable';
 
 export class InpageError extends Error {
   readonly code: InpageErrorCode;
@@ -101,5 +102,17 @@ export class ContextOverflowError extends InpageError {
 export class AbortError extends InpageError {
   constructor(message = 'generation aborted') {
     super('Aborted', message);
+  }
+}
+
+/**
+ * The backend that loadModel was asked for (`backend: 'webgpu' | 'ort-webgpu' | 'wasm'`) cannot run here or
+ * cannot run this model: no WebGPU adapter, no WebAssembly, a model format or weight type that backend does
+ * not take. The message says why and what to ask for instead; inpage never silently falls back to a slower
+ * backend that was not asked for.
+ */
+export class BackendUnavailableError extends InpageError {
+  constructor(readonly backend: string, readonly reason: string, options?: { cause?: unknown }) {
+    super('BackendUnavailable', `backend '${backend}' cannot be used: ${reason}`, options);
   }
 }
