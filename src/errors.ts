@@ -24,7 +24,8 @@ export type InpageErrorCode =
   | 'NetworkError'
   | 'QuotaExceeded'
   | 'CorruptCache'
-  | 'BackendUnavailable';
+  | 'BackendUnavailable'
+  | 'NonFiniteOutput';
 
 export class InpageError extends Error {
   readonly code: InpageErrorCode;
@@ -114,5 +115,21 @@ export class AbortError extends InpageError {
 export class BackendUnavailableError extends InpageError {
   constructor(readonly backend: string, readonly reason: string, options?: { cause?: unknown }) {
     super('BackendUnavailable', `backend '${backend}' cannot be used: ${reason}`, options);
+  }
+}
+
+/**
+ * A model produced NaN or infinite values (a diffusion step's latents, a decoded image): the result would be a
+ * black or garbage image, so it is reported instead of returned. `component` is the model part that produced
+ * them (e.g. 'unet', 'vae_decoder', 'text_encoder'); `step` the denoising step (0-based), or -1 outside the loop.
+ * Usual causes: an fp16 export overflowing (try the fp32 export or another backend), or a broken model file.
+ */
+export class NonFiniteOutputError extends InpageError {
+  constructor(readonly component: string, readonly step: number, readonly count: number, detail = '') {
+    super(
+      'NonFiniteOutput',
+      `${component} produced ${count} non-finite (NaN/Inf) values${step >= 0 ? ` at step ${step}` : ''}${detail ? ` ${detail}` : ''}; ` +
+        'the image would be garbage, so generation stopped. With an fp16 model try the fp32 export or backend: \'wasm\'',
+    );
   }
 }

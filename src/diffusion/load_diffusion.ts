@@ -1,0 +1,74 @@
+/**
+ * loadDiffusion as pages call it. Like loadModel, in a browser the pipeline runs in the dedicated inpage Web
+ * Worker by default (so a 20-step generation never blocks the page), in this thread with `worker: false`,
+ * in Node, or with options that cannot be sent to a worker (a custom fetch). Both give the same
+ * DiffusionModel; `info.runtime` and `info.runtimeReason` say which.
+ */
+import { InvalidArgumentError } from '../errors';
+import { startWorker, type WorkerLocation } from '../runtime/spawn';
+import { connectDiffusion } from './worker_client';
+import { loadDiffusionInThread, type DiffusionInfo, type DiffusionLoadOptions } from './load';
+import type { DiffusionImage, GenerateOptions } from './pipeline';
+
+export interface LoadDiffusionOptions extends DiffusionLoadOptions, WorkerLocation {
+  /**
+   * Run the pipeline in a Web Worker (default: yes where Worker exists and the options can be sent there).
+   * `worker: true` fails if the worker cannot start; the default falls back to this thread.
+   */
+  worker?: boolean;
+}
+
+export interface DiffusionModel {
+  readonly info: DiffusionInfo;
+  /** Text to image. Resolves with the RGBA pixels (and toBlob() for a PNG). */
+  generate(options: GenerateOptions): Promise<DiffusionImage>;
+  /** Frees the sessions (and ends the worker). */
+  unload(): Promise<void>;
+}
+
+export async function loadDiffusion(options: LoadDiffusionOptions): Promise<DiffusionModel> {
+  if (!options || typeof options !== 'object') throw new InvalidArgumentError('loadDiffusion: pass an options object with url or files');
+  const choice = chooseRuntime(options);
+  if (!choice.worker) return inThread(options, choice.reason);
+  let worker: Worker;
+  try {
+    worker = await startWorker(options);
+  } catch (e) {
+    if (options.worker === true) throw e;
+    console.warn(`inpage: ${(e as Error).message}. Running diffusion in this thread instead.`);
+    return inThread(options, `the worker did not start (${(e as Error).message})`);
+  }
+  return connectDiffusion(worker, options, () => worker.terminate(), choice.reason);
+}
+
+function chooseRuntime(o: LoadDiffusionOptions): { worker: boolean; reason: string } {
+  if (o.worker === false) return { worker: false, reason: 'worker: false' };
+  const stuck = o.fetch !== undefined ? 'fetch' : undefined;
+  if (stuck) {
+    if (o.worker === true) throw new InvalidArgumentError(`the option ${stuck} cannot be sent to a worker; pass worker: false`);
+    return { worker: false, reason: `the option ${stuck} cannot be sent to a worker` };
+  }
+  if (typeof Worker === 'undefined') {
+    if (o.worker === true) throw new InvalidArgumentError('worker: true, but Web Workers are not available here; pass worker: false');
+    return { worker: false, reason: 'no Web Workers here' };
+  }
+  return { worker: true, reason: o.worker === true ? 'worker: true' : 'the default in browsers' };
+}
+
+async function inThread(o: LoadDiffusionOptions, reason: string): Promise<DiffusionModel> {
+  const { pipeline, info } = await loadDiffusionInThread(o);
+  Object.assign(info, { runtime: 'in-thread', runtimeReason: reason });
+  let unloaded = false;
+  return {
+    info,
+    generate(g) {
+      if (unloaded) return Promise.reject(new InvalidArgumentError('this diffusion model was unloaded'));
+      return pipeline.generate(g);
+    },
+    async unload() {
+      if (unloaded) return;
+      unloaded = true;
+      await pipeline.unload();
+    },
+  };
+}
