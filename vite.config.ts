@@ -1,3 +1,5 @@
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { build, defineConfig, type Plugin } from 'vite';
 import { aliases } from './vite.shared';
 
@@ -11,7 +13,7 @@ export default defineConfig(({ mode }) => {
     resolve: { alias: aliases },
     // public/ holds the demo's assets (the built-in model); the library package must not carry them.
     publicDir: false,
-    plugins: [workerLocation(iife ? 'iife' : 'es')],
+    plugins: [workerLocation(iife ? 'iife' : 'es'), ortLocation(iife ? 'iife' : 'es')],
     build: {
       outDir: 'dist',
       emptyOutDir: !iife,
@@ -80,9 +82,62 @@ function workerLocation(format: 'es' | 'iife'): Plugin {
           sourcemap: true,
           minify: false,
           rollupOptions: { output: { inlineDynamicImports: true } },
+          plugins: [ortLocation('es', { copy: false })],
           lib: { entry: 'src/runtime/inpage.worker.ts', formats: ['es'], fileName: () => 'inpage.worker.js' },
         },
       });
+    },
+  };
+}
+
+/** onnxruntime-web's files that the library ships in dist/ort/ (see src/backends/ort/ort_import.ts). */
+export const ORT_FILES = [
+  'ort.webgpu.min.mjs', // the WebGPU + WASM execution providers …
+  'ort-wasm-simd-threaded.asyncify.mjs', // … whose runtime is the asyncify build
+  'ort-wasm-simd-threaded.asyncify.wasm',
+  'ort.wasm.min.mjs', // WASM only: the CPU fallback, half the download
+  'ort-wasm-simd-threaded.mjs',
+  'ort-wasm-simd-threaded.wasm',
+];
+
+/**
+ * How the library builds load onnxruntime-web: not bundled (inlineDynamicImports would put ~120 kB of it,
+ * and its .wasm as base64, into every inpage.js), but imported lazily from dist/ort/, copied there from the
+ * npm package, so the npm build, the CDN build and the demo need no origin but their own. The source
+ * module src/backends/ort/ort_import.ts is replaced: `./ort/` resolves against inpage.js / inpage.worker.js
+ * (import.meta.url) or, in the script-tag build, the script's src; onnxruntime-web then finds its .wasm
+ * beside its own .mjs. Any other import of onnxruntime-web's runtime fails the build (types are fine).
+ */
+function ortLocation(format: 'es' | 'iife', { copy = format === 'es' }: { copy?: boolean } = {}): Plugin {
+  const isOrtImport = (id: string) => id.replace(/\\/g, '/').endsWith('/src/backends/ort/ort_import.ts');
+  const base =
+    format === 'es'
+      ? "new URL('./ort/', import.meta.url).href"
+      : "new URL('./ort/', typeof document !== 'undefined' && document.currentScript && 'src' in document.currentScript && document.currentScript.src ? document.currentScript.src : typeof location !== 'undefined' ? location.href : 'http://invalid/').href";
+  return {
+    name: 'inpage-ort-location',
+    enforce: 'pre',
+    resolveId(source, importer) {
+      if (/^onnxruntime-web(\/|$)/.test(source) && importer && !isOrtImport(importer)) {
+        this.error(`${importer} imports ${source}: load onnxruntime-web through src/backends/ort/ort_runtime.ts (loadOrt), so the library build keeps it out of inpage.js`);
+      }
+    },
+    transform(code, id) {
+      if (!isOrtImport(id)) return;
+      if (!code.includes('export function importOrtBuild')) this.error('ort_import.ts should export importOrtBuild');
+      // Captured when the bundle first runs (a script's currentScript is only set then).
+      const out =
+        `const ortBase = ${base};\n` +
+        'export function importOrtBuild(build) { return import(/* @vite-ignore */ `${ortBase}ort.${build}.min.mjs`); }\n' +
+        'export function ortFilesBase() { return ortBase; }\n';
+      return { code: out, map: null };
+    },
+    closeBundle() {
+      if (!copy) return;
+      const from = fileURLToPath(new URL('./node_modules/onnxruntime-web/dist/', import.meta.url));
+      const to = fileURLToPath(new URL('./dist/ort/', import.meta.url));
+      mkdirSync(to, { recursive: true });
+      for (const f of ORT_FILES) copyFileSync(from + f, to + f);
     },
   };
 }

@@ -9,6 +9,9 @@ export { acquireGpu, Gpu, type DeviceLostInfo, type Precision } from './gpu';
 export type { AcquireGpuOptions, GpuCapabilities };
 export type { LoadProgressEvent } from './llm/load_model';
 export { loadModel, type LoadModelOptions } from './runtime/load';
+/** ONNX models in the optimum / transformers.js folder layout, on onnxruntime-web (WebGPU or WASM; loaded on first use). */
+export { loadOnnxModel, type LoadOnnxModelOptions, type OnnxDtype, type OnnxFolderFiles } from './backends/ort/onnx_model';
+export { chooseBackend, type Backend, type BackendChoice, type BackendRequest } from './backends/choose';
 export type { LanguageModel, ModelInfo } from './runtime/types';
 export type { ModelTokenizer } from './llm/language_model';
 export type * from './llm/api_types';

@@ -1,0 +1,119 @@
+// onnxruntime-web backends in Chromium, through the library build (dist/inpage.js, which loads
+// onnxruntime-web lazily from dist/ort/). The model: the fortunes q4_0 GGUF exported to ONNX by our
+// exporter, laid out as optimum / transformers.js folders are (config.json, generation_config.json,
+// tokenizer.json, tokenizer_config.json, onnx/model.onnx + onnx/model.onnx_data), written under the
+// gitignored e2e/.fixtures/ before the tests and served by the test server. Reference: onnxruntime-node
+// (CPU) on the same files, run here in the test process; and the exact reference's recorded continuations.
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { expect, test, type Page } from '@playwright/test';
+import * as ortNode from 'onnxruntime-node';
+import { HfTokenizer } from '../src/backends/ort/hf_tokenizer';
+import { optimumFolderFromGguf, writeFolder } from '../test/backends/optimum_fixture';
+
+const FIXTURE = new URL('./.fixtures/fortunes-onnx/', import.meta.url).pathname;
+const FOLDER_URL = '/e2e/.fixtures/fortunes-onnx/';
+const exact = JSON.parse(readFileSync(new URL('../../shared/models/fortunes-1.8m/reference/exact-q4_0.json', import.meta.url), 'utf8')) as {
+  prompts: { prompt: string; greedy_ids: number[]; text_until_eos: string }[];
+};
+const VOCAB = 1024;
+
+let nodeSession: ortNode.InferenceSession;
+
+test.beforeAll(async () => {
+  rmSync(FIXTURE, { recursive: true, force: true });
+  mkdirSync(FIXTURE, { recursive: true });
+  writeFolder(FIXTURE, await optimumFolderFromGguf('q4_0'));
+  nodeSession = await ortNode.InferenceSession.create(`${FIXTURE}onnx/model.onnx`);
+});
+
+/** onnxruntime-node: logits at every position of `ids`, from an empty cache. */
+async function nodeLogits(ids: number[]): Promise<Float32Array> {
+  const T = ids.length;
+  const feeds: Record<string, ortNode.Tensor> = {
+    input_ids: new ortNode.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]),
+    attention_mask: new ortNode.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
+    position_ids: new ortNode.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]),
+  };
+  for (let i = 0; i < 4; i++) {
+    for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ortNode.Tensor('float32', new Float32Array(0), [1, 2, 0, 32]);
+  }
+  return (await nodeSession.run(feeds)).logits!.data as Float32Array;
+}
+
+/** onnxruntime-node greedy continuation (whole sequence re-run each step: no cache to get wrong). */
+async function nodeGreedy(prompt: number[], n: number, eos: number): Promise<number[]> {
+  const seq = [...prompt];
+  const out: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const logits = await nodeLogits(seq);
+    const row = logits.subarray((seq.length - 1) * VOCAB, seq.length * VOCAB);
+    let best = 0;
+    for (let j = 1; j < VOCAB; j++) if (row[j]! > row[best]!) best = j;
+    if (best === eos) break;
+    out.push(best);
+    seq.push(best);
+  }
+  return out;
+}
+
+async function openPage(page: Page): Promise<void> {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/e2e/pages/esm.html');
+}
+
+test('ONNX folder on the WebGPU EP: logits and greedy tokens agree with onnxruntime-node', async ({ page }) => {
+  await openPage(page);
+  const prompts = exact.prompts.slice(0, 3).map((p) => p.prompt);
+  const got = await page.evaluate(async ({ url, prompts }) => {
+    const inpage = await import('/dist/inpage.js' as string);
+    const events: string[] = [];
+    const llm = await inpage.loadOnnxModel({ url, backend: 'ort-webgpu', onProgress: (e: { phase: string; message: string }) => events.push(`${e.phase}: ${e.message}`) });
+    const ids: number[][] = prompts.map((p: string) => llm.tokenizer.encode(p));
+    const rows: Float32Array[] = await llm.logits(ids[0]);
+    const greedy: number[][] = [];
+    const texts: string[] = [];
+    for (const p of ids) {
+      const r = await llm.completions.create({ prompt: p, max_tokens: 24, temperature: 0 });
+      texts.push(r.choices[0].text);
+      greedy.push(llm.tokenizer.encode(r.choices[0].text, { addBos: false }));
+    }
+    // Streaming on the same session after those requests (KV tensors reset / reused on the GPU).
+    let streamed = '';
+    for await (const c of await llm.completions.create({ prompt: ids[0], max_tokens: 24, temperature: 0, stream: true })) streamed += c.choices[0].text;
+    const info = { backend: llm.info.backend, reason: llm.info.backendReason, adapter: llm.info.adapter };
+    await llm.unload();
+    return { ids, logits: rows.map((r) => Array.from(r)), texts, streamed, info, events };
+  }, { url: FOLDER_URL, prompts });
+
+  expect(got.info.backend).toBe('ort-webgpu');
+  expect(got.info.reason).toContain('requested');
+  expect(got.events.some((e) => e.includes('backend ort-webgpu'))).toBe(true);
+
+  // Logits at every prompt position vs onnxruntime-node. Tolerance: 1e-3 × the largest |logit| (the GPU's
+  // f32 sums run in a different order than the CPU's; measured max error is printed).
+  const want = await nodeLogits(got.ids[0]!);
+  let maxDiff = 0;
+  let scale = 0;
+  got.logits.forEach((row, t) => row.forEach((v, j) => {
+    maxDiff = Math.max(maxDiff, Math.abs(v - want[t * VOCAB + j]!));
+    scale = Math.max(scale, Math.abs(want[t * VOCAB + j]!));
+  }));
+  console.log(`ort-webgpu vs onnxruntime-node: max |Δlogit| ${maxDiff.toExponential(2)} (max |logit| ${scale.toFixed(2)}) over ${got.logits.length} positions`);
+  expect(got.logits.length).toBe(got.ids[0]!.length);
+  expect(maxDiff).toBeLessThan(1e-3 * scale);
+
+  // Greedy continuations: the browser's decode (KV cache fed back as GPU buffers) vs a cache-free CPU loop
+  // in onnxruntime-node, compared as text (decoded here with the same tokenizer.json).
+  const tokenizer = nodeTokenizer();
+  for (let i = 0; i < prompts.length; i++) {
+    const ref = await nodeGreedy(got.ids[i]!, 24, 1023);
+    expect(got.texts[i], prompts[i]).toBe(tokenizer.decode(ref, { skipSpecial: true }));
+  }
+  expect(got.streamed).toBe(got.texts[0]);
+});
+
+function nodeTokenizer(): HfTokenizer {
+  const json = (name: string) => JSON.parse(readFileSync(`${FIXTURE}${name}`, 'utf8'));
+  return new HfTokenizer(json('tokenizer.json'), json('tokenizer_config.json'), { vocabSize: VOCAB, bosId: 1023, eosIds: [1023] });
+}
