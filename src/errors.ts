@@ -24,6 +24,7 @@ export type InpageErrorCode =
   | 'NetworkError'
   | 'QuotaExceeded'
   | 'CorruptCache'
+  | 'WorkerCrashed'
   | 'BackendUnavailable'
   | 'NonFiniteOutput';
 
@@ -103,6 +104,18 @@ export class ContextOverflowError extends InpageError {
 export class AbortError extends InpageError {
   constructor(message = 'generation aborted') {
     super('Aborted', message);
+  }
+}
+
+/**
+ * The Web Worker running the engine failed after it had started (an uncaught error in it, or it could not
+ * run at all any more): requests in flight reject with this, and so does every later call on that model,
+ * because the engine's state in the worker is unknown (the GPU memory went with it). Load the model again
+ * to continue (a cached model loads with no download).
+ */
+export class WorkerCrashedError extends InpageError {
+  constructor(readonly detail: string, options?: { cause?: unknown }) {
+    super('WorkerCrashed', `the inpage worker stopped working: ${detail}. This model cannot be used any more; load it again with loadModel`, options);
   }
 }
 

@@ -1,4 +1,7 @@
-/** Transfer rate and ETA over a sliding window, for progress events. */
+/**
+ * Transfer rate and ETA over a sliding window, and a throttle for progress events. Imports nothing, so every
+ * layer may use it (the weight cache for downloads and reads, the engine for the GPU upload).
+ */
 export class RateMeter {
   private samples: { t: number; bytes: number }[] = [];
 

@@ -2,6 +2,10 @@
  * loadModel: GGUF (URL, Blob/File, or bytes) → a LanguageModel on the visitor's GPU. Everything that can
  * be wrong with the file is found before any GPU work (openGguf and modelConfigFromGguf validate), and a
  * failure part-way through the upload frees what was uploaded.
+ *
+ * The engine reads whatever ByteSource it is given and knows nothing of where the bytes are kept: the
+ * runtime (src/runtime/engine_load.ts) opens a URL through the IndexedDB weight cache and hands the
+ * cached source down to loadModelFrom, so data flows one way, page → runtime → engine.
  */
 import { InvalidArgumentError, ModelFileError } from '../errors';
 import { openGguf, type ByteSource } from '../formats/gguf';
@@ -9,7 +13,7 @@ import { acquireGpu, type Gpu } from '../gpu';
 import { SUPPORTED_HEAD_DIMS } from '../ops/attention';
 import { ChatTemplate, type ChatFallback } from '../tokenizer/chat';
 import { createTokenizer } from '../tokenizer';
-import { openModelSource, RateMeter, type CacheSetting, type CachedUrlSource } from '../runtime/cache';
+import { RateMeter } from '../progress';
 import { modelConfigFromGguf } from './config';
 import { Session } from './generate';
 import { KvCache } from './kv_cache';
@@ -19,7 +23,10 @@ import { destroyModelWeights, loadModelWeights } from './model_weights';
 import { TokenSelector } from './token_selector';
 
 export interface LoadProgressEvent {
-  /** download / cache-read: the weight cache (src/runtime/cache), for URLs; they may interleave with gpu-upload. */
+  /**
+   * download / cache-read: the weight cache (src/runtime/cache, reported by the runtime), for URLs; they
+   * may interleave with gpu-upload.
+   */
   phase: 'metadata' | 'download' | 'cache-read' | 'gpu-upload' | 'ready';
   loadedBytes: number;
   totalBytes: number;
@@ -55,34 +62,30 @@ export interface LoadModelOptions {
   chatFallback?: ChatFallback;
   onProgress?: (e: LoadProgressEvent) => void;
   signal?: AbortSignal;
+}
+
+/** Loads from options.url / file / bytes, read directly (no cache: that is the runtime's, see above). */
+export function loadModel(options: LoadModelOptions): Promise<LanguageModel> {
+  return loadModelFrom(modelSourceOf(options), options);
+}
+
+/** What the layer above may attach to a load from a source it opened. */
+export interface SourceHooks {
   /**
-   * Keep a URL's file in the IndexedDB weight cache (verified chunks; interrupted downloads resume) so the
-   * next load reads it from the browser with no download. 'auto' (default): cache http(s) URLs where
-   * IndexedDB exists, run uncached elsewhere (Node). true or an options object (chunk size, revalidate,
-   * retries, …): require the cache. false: never. Files and bytes are never cached.
+   * Resolves when the source holds the whole file (the weight cache finishing its download); the model is
+   * reported ready only after it, so the next load needs no network. A rejection fails the load.
    */
-  cache?: CacheSetting;
+  whenComplete?: () => Promise<void>;
+  /** Receives the file's GGUF metadata once parsed (the worker sends the tokenizer's part to the page). */
+  onMetadata?: (metadata: Record<string, unknown>) => void;
 }
 
-export async function loadModel(options: LoadModelOptions): Promise<LanguageModel> {
+/**
+ * Loads from a ByteSource opened by the caller (the runtime passes `{ reader }` for a cached URL).
+ * options.url / file / bytes are ignored here.
+ */
+export async function loadModelFrom(opened: ByteSource, options: LoadModelOptions, hooks: SourceHooks = {}): Promise<LanguageModel> {
   const onProgress = options.onProgress ?? (() => {});
-  const opened = await openModelSource(sourceOf(options), options.cache, {
-    signal: options.signal,
-    onProgress: (e) => onProgress({ phase: e.phase, loadedBytes: e.loadedBytes, totalBytes: e.totalBytes, rate: e.rate, etaSeconds: e.etaSeconds, message: e.url }),
-  });
-  try {
-    return await loadFrom(options, opened.source, opened.cached, onProgress);
-  } finally {
-    opened.cached?.close(); // stops the download on failure; frees the chunks held in memory
-  }
-}
-
-async function loadFrom(
-  options: LoadModelOptions,
-  opened: ByteSource,
-  cached: CachedUrlSource | undefined,
-  onProgress: (e: LoadProgressEvent) => void,
-): Promise<LanguageModel> {
   let source = opened;
   const whole = 'url' in source ? keepWholeFile() : undefined;
   const file = await openGguf(source, whole ? { fetch: whole.fetch } : {});
@@ -90,6 +93,7 @@ async function loadFrom(
   // than download the file a second time.
   if (whole?.bytes && whole.bytes.length === file.fileSize) source = { bytes: whole.bytes };
   const config = modelConfigFromGguf(file.metadata, file.tensors);
+  hooks.onMetadata?.(file.metadata);
   // The attention kernels exist for these head sizes only: refuse others here, before any GPU work,
   // rather than load the model and fail every request.
   if (!SUPPORTED_HEAD_DIMS.includes(config.headDim)) {
@@ -116,7 +120,7 @@ async function loadFrom(
       }),
     });
     // Ready only once the whole file is cached, so the next load needs no network.
-    await cached?.whenComplete().catch((e: unknown) => {
+    await hooks.whenComplete?.().catch((e: unknown) => {
       destroyModelWeights(gpu, weights!);
       throw e;
     });
@@ -187,7 +191,8 @@ function keepWholeFile(): { fetch: typeof fetch; bytes?: Uint8Array } {
   return out;
 }
 
-function sourceOf(o: LoadModelOptions): ByteSource {
+/** The one source among options.url / file / bytes. */
+export function modelSourceOf(o: Pick<LoadModelOptions, 'url' | 'file' | 'bytes'>): ByteSource {
   const given = [o.url !== undefined, o.file !== undefined, o.bytes !== undefined].filter(Boolean).length;
   if (given !== 1) throw new InvalidArgumentError('loadModel needs exactly one of { url, file, bytes }');
   if (o.url !== undefined) return { url: o.url };

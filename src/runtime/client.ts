@@ -8,13 +8,15 @@
  * and `cancel` when a stream is abandoned. Streams start on the first `next()`, like the in-thread async
  * generators, so requests take their turns in the order they are first consumed. Errors come back as the
  * same InpageError classes. The tokenizer is the page's own copy, built (on first use) from the file's
- * tokenizer metadata, so `llm.tokenizer.encode(text)` stays synchronous.
+ * tokenizer metadata, so `llm.tokenizer.encode(text)` stays synchronous. If the worker crashes (an `error`
+ * event on it), every pending call rejects with WorkerCrashedError and the model stays unusable (./lifeline.ts).
  */
 import { proxy, transfer, wrap, type Endpoint, type Remote } from 'comlink';
 import { InvalidArgumentError } from '../errors';
 import type { ChatCompletionRequest, CompletionRequest } from '../llm/api_types';
 import type { LanguageModel as EngineLanguageModel, ModelTokenizer } from '../llm/language_model';
-import type { LoadModelOptions as EngineLoadOptions, LoadProgressEvent } from '../llm/load_model';
+import type { LoadProgressEvent } from '../llm/load_model';
+import type { RuntimeLoadOptions } from './engine_load';
 import { createTokenizer } from '../tokenizer';
 import {
   abortReasonOf,
@@ -24,6 +26,7 @@ import {
   type GenerationSpec,
   type WorkerToPage,
 } from './protocol';
+import { crashSourceOf, Lifeline } from './lifeline';
 import { pageBase } from './spawn';
 import type { LanguageModel, ModelInfo } from './types';
 import type { EngineHost, WorkerLoaded, WorkerLoadOptions } from './worker';
@@ -33,15 +36,17 @@ const PAGE_ONLY = new Set(['onProgress', 'signal', 'gpu', 'worker', 'workerUrl',
 
 /**
  * Loads a model in the engine served on `endpoint` (a Worker, or a MessagePort in tests). `close` ends
- * the worker: called on unload, and when loading fails or is aborted.
+ * the worker: called on unload, when loading fails or is aborted, and when the worker crashes (an `error`
+ * event on `endpoint`; see ./lifeline.ts).
  */
 export async function connectModel(
   endpoint: Endpoint,
-  options: EngineLoadOptions & Record<string, unknown>,
+  options: RuntimeLoadOptions & Record<string, unknown>,
   close: () => void,
   runtimeReason: string,
 ): Promise<LanguageModel> {
   const engine = wrap<EngineHost>(endpoint);
+  const lifeline = new Lifeline(crashSourceOf(endpoint), close);
   const { signal, onProgress } = options;
   let onAbort: (() => void) | undefined;
   try {
@@ -52,9 +57,10 @@ export async function connectModel(
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     const progress = onProgress ? proxy((e: LoadProgressEvent) => onProgress(e)) : undefined;
-    const loaded = await Promise.race([engine.load(cloneableOptions(options), progress), aborted]);
-    return new RemoteLanguageModel(engine, loaded, close, runtimeReason);
+    const loaded = await lifeline.race(Promise.race([engine.load(cloneableOptions(options), progress), aborted]));
+    return new RemoteLanguageModel(engine, loaded, close, runtimeReason, lifeline);
   } catch (e) {
+    lifeline.stop();
     close();
     throw rehydrate(e);
   } finally {
@@ -104,8 +110,11 @@ class Call {
   private readonly queue: Message[] = [];
   private waiting?: (m: Message) => void;
   private readonly onAbort?: () => void;
+  private readonly unwatch: () => void;
 
-  constructor(engine: Remote<EngineHost>, spec: GenerationSpec, private readonly signal: AbortSignal | undefined) {
+  constructor(engine: Remote<EngineHost>, spec: GenerationSpec, private readonly signal: AbortSignal | undefined, lifeline: Lifeline) {
+    // A crashed worker sends nothing more: the request ends with the crash instead of waiting forever.
+    this.unwatch = lifeline.watch((error) => this.push({ t: 'local-error', error }));
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     port1.addEventListener('message', (ev: MessageEvent<WorkerToPage>) => this.push(ev.data));
@@ -126,6 +135,7 @@ class Call {
 
   /** Ends the page's side; `cancel` first tells the worker to stop generating. */
   close(cancel: boolean): void {
+    this.unwatch();
     if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
     if (cancel) this.port.postMessage({ t: 'cancel' });
     this.port.close();
@@ -167,31 +177,44 @@ export class RemoteLanguageModel implements LanguageModel {
     loaded: WorkerLoaded,
     private readonly close: () => void,
     runtimeReason: string,
+    private readonly lifeline: Lifeline,
   ) {
     this.info = { ...loaded.info, runtime: 'worker', runtimeReason };
     this.tokenizer = lazyTokenizer(loaded.tokenizerMetadata);
   }
 
   async logits(tokens: readonly number[]): Promise<Float32Array[]> {
-    if (this.unloaded) throw new InvalidArgumentError('this model was unloaded');
+    this.checkUsable();
     try {
-      return await this.engine.logits([...tokens]);
+      return await this.lifeline.race(this.engine.logits([...tokens]));
     } catch (e) {
       throw rehydrate(e);
     }
   }
 
-  /** Frees the GPU memory after the requests already made, then ends the worker. */
+  /**
+   * Frees the GPU memory after the requests already made, then ends the worker. After a crash there is
+   * nothing left to free (the worker and its GPU memory are gone): it resolves, so cleanup code need not
+   * care why the model ended.
+   */
   async unload(): Promise<void> {
     if (this.unloaded) return;
     this.unloaded = true;
+    if (this.lifeline.failure) return;
     try {
-      await this.engine.unload();
+      await this.lifeline.race(this.engine.unload());
     } catch (e) {
+      if (e === this.lifeline.failure) return;
       throw rehydrate(e);
     } finally {
+      this.lifeline.stop();
       this.close();
     }
+  }
+
+  private checkUsable(): void {
+    if (this.lifeline.failure) throw this.lifeline.failure;
+    if (this.unloaded) throw new InvalidArgumentError('this model was unloaded');
   }
 
   private create(api: GenerationApi, req: AnyRequest): Promise<unknown> {
@@ -199,11 +222,11 @@ export class RemoteLanguageModel implements LanguageModel {
   }
 
   private open(api: GenerationApi, req: AnyRequest): Call {
-    if (this.unloaded) throw new InvalidArgumentError('this model was unloaded');
+    this.checkUsable();
     const { signal, ...request } = req;
     const spec: GenerationSpec = { api, request };
     if (signal?.aborted) spec.aborted = abortReasonOf(signal);
-    return new Call(this.engine, spec, signal);
+    return new Call(this.engine, spec, signal, this.lifeline);
   }
 
   private async once(api: GenerationApi, req: AnyRequest): Promise<unknown> {

@@ -1,16 +1,17 @@
 /**
  * loadModel as pages call it: in a browser the engine runs in a dedicated Web Worker by default, so that
  * generation never blocks the page; in Node, with `worker: false`, or with a `gpu` passed in (a GPU
- * object cannot move to another thread) it runs in the calling thread, exactly as src/llm/load_model.ts
- * does. Both give the same API (see ./types.ts); `info.runtime` and `info.runtimeReason` say which.
+ * object cannot move to another thread) it runs in the calling thread. Either way the runtime opens the
+ * weights (through the IndexedDB cache, ./engine_load.ts) and the engine reads them. Both give the same
+ * API (see ./types.ts); `info.runtime` and `info.runtimeReason` say which.
  */
 import { InvalidArgumentError } from '../errors';
-import { loadModel as loadInThread, type LoadModelOptions as EngineLoadOptions } from '../llm/load_model';
 import { connectModel, uncloneableOption } from './client';
+import { loadEngine, type RuntimeLoadOptions } from './engine_load';
 import { startWorker, type WorkerLocation } from './spawn';
 import type { LanguageModel, ModelInfo } from './types';
 
-export interface LoadModelOptions extends Omit<EngineLoadOptions, 'worker'>, WorkerLocation {
+export interface LoadModelOptions extends Omit<RuntimeLoadOptions, 'worker'>, WorkerLocation {
   /**
    * Run the engine in a dedicated Web Worker (default: yes where `Worker` exists and no `gpu` is passed).
    * The page then only sends requests and receives text. If the worker script cannot be started, the
@@ -31,7 +32,7 @@ export async function loadModel(options: LoadModelOptions): Promise<LanguageMode
     console.warn(`inpage: ${(e as Error).message}. Running the model in this thread instead.`);
     return inThread(options, `the worker did not start (${(e as Error).message})`);
   }
-  return connectModel(worker, options as EngineLoadOptions & Record<string, unknown>, () => worker.terminate(), choice.reason);
+  return connectModel(worker, options as RuntimeLoadOptions & Record<string, unknown>, () => worker.terminate(), choice.reason);
 }
 
 function chooseRuntime(o: LoadModelOptions): { worker: boolean; reason: string } {
@@ -54,7 +55,7 @@ function chooseRuntime(o: LoadModelOptions): { worker: boolean; reason: string }
 
 async function inThread(options: LoadModelOptions, reason: string): Promise<LanguageModel> {
   const { worker: _w, workerUrl: _u, baseUrl: _b, ...engineOptions } = options;
-  const llm = await loadInThread(engineOptions);
+  const llm = await loadEngine(engineOptions);
   Object.assign(llm.info, { runtime: 'in-thread', runtimeReason: reason } satisfies Pick<ModelInfo, 'runtime' | 'runtimeReason'>);
   return llm as unknown as LanguageModel;
 }

@@ -8,14 +8,13 @@
  * comlink's lossy Error copy.
  */
 import { expose, releaseProxy, transfer, type Endpoint, type Remote } from 'comlink';
-import { openGguf, type ByteSource } from '../formats/gguf';
 import type { LanguageModel, ModelInfo } from '../llm/language_model';
-import { loadModel, type LoadModelOptions, type LoadProgressEvent } from '../llm/load_model';
-import { openModelSource } from './cache';
+import type { LoadProgressEvent } from '../llm/load_model';
+import { loadEngine, type RuntimeLoadOptions } from './engine_load';
 import { abortReasonFrom, serializeError, type GenerationSpec, type PageToWorker, type WorkerToPage } from './protocol';
 
 /** LoadModelOptions that can be cloned into a worker (no callbacks, signals or GPU objects). */
-export type WorkerLoadOptions = Omit<LoadModelOptions, 'onProgress' | 'signal' | 'gpu' | 'worker'>;
+export type WorkerLoadOptions = Omit<RuntimeLoadOptions, 'onProgress' | 'signal' | 'gpu' | 'worker'>;
 
 export interface WorkerLoaded {
   info: ModelInfo;
@@ -56,14 +55,12 @@ export class EngineHost {
         const report = (e: LoadProgressEvent) => {
           delivered.push(Promise.resolve(onProgress?.(e)).catch(() => {}));
         };
-        const llm = await loadModel({ ...options, gpu: this.host.gpu, onProgress: onProgress ? report : undefined });
-        let tokenizerMeta: Record<string, unknown>;
-        try {
-          tokenizerMeta = await readTokenizerMetadata(options);
-        } catch (e) {
-          await llm.unload();
-          throw e;
-        }
+        // The page builds its own tokenizer (so that llm.tokenizer stays synchronous) from the metadata the
+        // engine parsed.
+        let tokenizerMeta: Record<string, unknown> = {};
+        const llm = await loadEngine({ ...options, gpu: this.host.gpu, onProgress: onProgress ? report : undefined }, (m) => {
+          tokenizerMeta = tokenizerMetadata(m);
+        });
         this.llm = llm;
         await Promise.all(delivered);
         return { info: llm.info, tokenizerMetadata: tokenizerMeta };
@@ -147,27 +144,6 @@ export function exposeEngine(endpoint: Endpoint, host?: EngineHostOptions): Engi
   const engine = new EngineHost(host);
   expose(engine, endpoint);
   return engine;
-}
-
-/**
- * The page builds its own tokenizer (so that llm.tokenizer stays synchronous) from the same metadata as
- * the engine's: the GGUF header is read once more, after loading, through the weight cache when loadModel
- * used it (the file is complete there by then, so this is an IndexedDB read, offline too).
- * TODO: have src/llm/load_model.ts hand out the metadata it already parsed, and drop this second read.
- */
-async function readTokenizerMetadata(options: WorkerLoadOptions): Promise<Record<string, unknown>> {
-  const opened = await openModelSource(sourceOf(options), options.cache);
-  try {
-    return tokenizerMetadata((await openGguf(opened.source)).metadata);
-  } finally {
-    opened.cached?.close();
-  }
-}
-
-function sourceOf(o: WorkerLoadOptions): ByteSource {
-  if (o.url !== undefined) return { url: o.url };
-  if (o.file !== undefined) return { blob: o.file };
-  return { bytes: o.bytes! };
 }
 
 /** The metadata a tokenizer reads (createTokenizer: `tokenizer.ggml.*` and `general.name`), with margin. */

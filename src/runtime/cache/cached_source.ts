@@ -17,7 +17,7 @@ import { sha256Hex } from './digest';
 import { CorruptCacheError, QuotaExceededError } from './errors';
 import { backoffMs, headInfo, isTransient, networkError, requestRange, sleep, type RangeAnswer } from './http';
 import { downloadLimiter, type Limiter } from './limiter';
-import { RateMeter, Throttle } from './progress';
+import { RateMeter, Throttle } from '../../progress';
 import { availableBytes, defaultStorage, ensureRoom, isQuotaError, requestPersistence, type StorageLike } from './quota';
 import {
   chunkLength, deleteEntry, dropChunk, getChunk, getManifest, isUsable, newManifest, putChunk, putNewManifest, storedBytes,

@@ -11,7 +11,7 @@ import { allManifestRecords, clearStore, deleteEntry, isUsable, storedBytes } fr
 export { CachedUrlSource, DEFAULT_CHUNK_BYTES, type CacheProgressEvent, type CacheSourceStats, type OpenCachedOptions, type WeightCacheOptions } from './cached_source';
 export { CorruptCacheError, QuotaExceededError } from './errors';
 export { Limiter, downloadLimiter } from './limiter';
-export { RateMeter } from './progress';
+export { RateMeter } from '../../progress';
 
 /** One cached model file. */
 export interface CacheEntry {

@@ -1,0 +1,39 @@
+/**
+ * How the runtime starts the engine, on whichever thread it runs (the page's, or the worker's): it opens the
+ * model's bytes — a URL through the IndexedDB weight cache when the `cache` setting asks for it — and hands
+ * that ByteSource down to the engine (src/llm/load_model.ts), which never reaches back up here.
+ */
+import { loadModelFrom, modelSourceOf, type LoadModelOptions as EngineOptions } from '../llm/load_model';
+import type { LanguageModel } from '../llm/language_model';
+import { openModelSource, type CacheSetting } from './cache';
+
+/** The engine's options plus the runtime's own: where the weights are kept. */
+export interface RuntimeLoadOptions extends EngineOptions {
+  /**
+   * Keep a URL's file in the IndexedDB weight cache (verified chunks; interrupted downloads resume) so the
+   * next load reads it from the browser with no download. 'auto' (default): cache http(s) URLs where
+   * IndexedDB exists, run uncached elsewhere (Node). true or an options object (chunk size, revalidate,
+   * retries, …): require the cache. false: never. Files and bytes are never cached.
+   */
+  cache?: CacheSetting;
+}
+
+export async function loadEngine(
+  options: RuntimeLoadOptions,
+  onMetadata?: (metadata: Record<string, unknown>) => void,
+): Promise<LanguageModel> {
+  const onProgress = options.onProgress ?? (() => {});
+  const opened = await openModelSource(modelSourceOf(options), options.cache, {
+    signal: options.signal,
+    onProgress: (e) => onProgress({ phase: e.phase, loadedBytes: e.loadedBytes, totalBytes: e.totalBytes, rate: e.rate, etaSeconds: e.etaSeconds, message: e.url }),
+  });
+  const { cached } = opened;
+  try {
+    return await loadModelFrom(opened.source, options, {
+      whenComplete: cached && (() => cached.whenComplete()),
+      onMetadata,
+    });
+  } finally {
+    cached?.close(); // stops the download on failure; frees the chunks held in memory
+  }
+}
