@@ -9,7 +9,7 @@ import type { CacheSetting } from '../runtime/cache';
 import { ClipTokenizer } from './clip_tokenizer';
 import { localFiles, parseJsonObject, requireSource, urlFiles, type FileProgress, type LocalFiles, type ModelFiles } from './model_files';
 import {
-  checkPrecision, createSession, isFp16, loadOrt, OrtTextEncoder, OrtUnet, OrtVaeDecoder,
+  checkPrecision, createSession, isFp16, loadOrtFor, OrtTextEncoder, OrtUnet, OrtVaeDecoder,
   type ComponentFile, type Ort, type OrtBackend, type OrtSettings,
 } from './ort_components';
 import { DiffusionPipeline, type PromptTokenizer } from './pipeline';
@@ -132,7 +132,7 @@ export async function loadDiffusionInThread(o: DiffusionLoadOptions): Promise<{ 
   const sampleSize = unetConfig?.['sample_size'];
   const defaultSize = typeof sampleSize === 'number' && sampleSize > 0 ? sampleSize * 8 : 512;
 
-  const ort: Ort = await loadOrt(o);
+  const ort: Ort = await loadOrtFor(backend, o);
   const sizes: Record<string, number> = {};
   const progress = (component: string) => (p: FileProgress) =>
     report({ phase: p.phase, component, file: p.file, loadedBytes: p.loadedBytes, totalBytes: p.totalBytes, rate: p.rate, etaSeconds: p.etaSeconds, message: `${p.file}: ${p.loadedBytes} of ${p.totalBytes} bytes` });

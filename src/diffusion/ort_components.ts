@@ -15,31 +15,19 @@ import { InvalidArgumentError, ModelFileError, UnsupportedFeatureError } from '.
 import type { OnnxModelInfo, OnnxValueInfo } from '../formats/onnx/model_info';
 import { fromF16Array, toF16Array } from '../gpu/f16';
 import type { FloatTensor, TextEncoder, Unet, VaeDecoder } from './components';
+import { loadOrt, type OrtRuntimeOptions } from '../backends/ort/ort_runtime';
 
 export type Ort = typeof OrtModule;
 type Session = OrtModule.InferenceSession;
 type OrtTensor = OrtModule.Tensor;
 export type OrtBackend = 'webgpu' | 'wasm';
 
-export interface OrtSettings {
-  /** Where onnxruntime-web finds its .wasm/.mjs files (a folder URL ending in '/'); default: next to the module. */
-  wasmPaths?: string;
-  /** WASM threads (default: onnxruntime-web's choice in browsers — 1 unless the page is cross-origin isolated —, 1 in Node). */
-  numThreads?: number;
-}
+/** Where onnxruntime-web's files are and how many WASM threads (shared with the LLM's ORT backend). */
+export type OrtSettings = OrtRuntimeOptions;
 
-let ortPromise: Promise<Ort> | undefined;
-
-/** onnxruntime-web, imported on first use (pages that never run diffusion never load it). */
-export async function loadOrt(settings: OrtSettings = {}): Promise<Ort> {
-  ortPromise ??= import('onnxruntime-web') as Promise<Ort>;
-  const mod = await ortPromise;
-  const ort = ((mod as unknown as { default?: Ort }).default?.InferenceSession ? (mod as unknown as { default: Ort }).default : mod) as Ort;
-  if (settings.wasmPaths !== undefined) ort.env.wasm.wasmPaths = settings.wasmPaths;
-  const isNode = typeof process !== 'undefined' && !!(process as { versions?: { node?: string } }).versions?.node && typeof window === 'undefined';
-  if (settings.numThreads !== undefined) ort.env.wasm.numThreads = settings.numThreads;
-  else if (isNode) ort.env.wasm.numThreads = 1;
-  return ort;
+/** onnxruntime-web's build for `backend`, imported once on first use (src/backends/ort/ort_runtime.ts). */
+export function loadOrtFor(backend: OrtBackend, settings: OrtSettings = {}): Promise<Ort> {
+  return loadOrt(backend, settings) as Promise<Ort>;
 }
 
 export interface ComponentFile {

@@ -28,9 +28,9 @@ export async function connectDiffusion(worker: Worker, options: LoadDiffusionOpt
     const base = pageBase();
     if (base) cloneable.url = new URL(cloneable.url, base).href;
   }
-  if (typeof cloneable.wasmPaths === 'string') {
+  if (typeof cloneable.ortWasmPaths === 'string') {
     const base = pageBase();
-    if (base) cloneable.wasmPaths = new URL(cloneable.wasmPaths, base).href;
+    if (base) cloneable.ortWasmPaths = new URL(cloneable.ortWasmPaths, base).href;
   }
   let crashed: unknown;
   const crash = new Promise<never>((_, reject) => {
