@@ -10,84 +10,25 @@
  * cached chunk is verified against its digest whenever it is read back: a corrupt, partial or missing record
  * is dropped and its range fetched again, never returned. JS memory holds a few chunks at most (the one being
  * read, one read ahead, and those still being written), never the file.
+ *
+ * This module holds the entry's state and the reading side; ./download.ts the requests and the chunking of a
+ * response, ./manifest.ts what a manifest says, ./store.ts the IndexedDB records.
  */
 import type { ByteSourceOptions, RangeReader } from '../../formats/byte_source';
 import { InpageError } from '../../errors';
 import { sha256Hex } from './digest';
 import { CorruptCacheError, QuotaExceededError } from './errors';
-import { backoffMs, headInfo, isTransient, networkError, requestRange, sleep, type RangeAnswer } from './http';
-import { downloadLimiter, type Limiter } from './limiter';
 import { RateMeter, Throttle } from '../../progress';
+import { giveUp, RangeDownloader } from './download';
+import { backoffMs, headInfo, isTransient, sleep, type RangeAnswer } from './http';
+import { downloadLimiter } from './limiter';
+import { missingRun, sameVersion } from './manifest';
+import { absoluteUrl, DEFAULT_CHUNK_BYTES, type CacheSourceStats, type OpenCachedOptions } from './options';
 import { availableBytes, defaultStorage, ensureRoom, isQuotaError, requestPersistence, type StorageLike } from './quota';
 import {
   chunkLength, deleteEntry, dropChunk, getChunk, getManifest, isUsable, newManifest, putChunk, putNewManifest, storedBytes,
   type Manifest,
 } from './store';
-
-export const DEFAULT_CHUNK_BYTES = 8 << 20;
-/** Chunks hashed and written while the network goes on (each holds one chunk in memory). */
-const MAX_PENDING_WRITES = 3;
-
-/** Settings of the weight cache (`loadModel({ cache: { … } })`). */
-export interface WeightCacheOptions {
-  /** Bytes per chunk record for new entries (default 8 MiB); an existing entry keeps its own. */
-  chunkBytes?: number;
-  /**
-   * Before using a complete entry, ask the server (one HEAD request) whether the file changed (size, ETag,
-   * Last-Modified) and download it again if so. Default false: a complete cached file loads with no request
-   * at all (offline too). A partial entry is always checked, by the Range request that resumes it.
-   */
-  revalidate?: boolean;
-  /** Retries of a transient failure in a row before giving up with NetworkError (default 5). */
-  retries?: number;
-  /** First retry delay; doubles each time (default 500 ms). */
-  retryDelayMs?: number;
-  /** The StorageManager used for the room check and persist() (default navigator.storage; null skips both). */
-  storage?: StorageLike | null;
-  /** Bounds downloads running at once (default: the page-wide limiter, 2 at a time). */
-  limiter?: Limiter;
-  fetch?: typeof fetch;
-  headers?: Record<string, string>;
-}
-
-export interface CacheProgressEvent {
-  phase: 'download' | 'cache-read';
-  url: string;
-  /** download: bytes of the file held (cached before plus received); cache-read: bytes read back and verified. */
-  loadedBytes: number;
-  totalBytes: number;
-  /** Bytes per second over the last few seconds. */
-  rate: number;
-  /** Seconds left at that rate (undefined while unknown). */
-  etaSeconds?: number;
-}
-
-export interface OpenCachedOptions extends WeightCacheOptions {
-  signal?: AbortSignal;
-  onProgress?: (e: CacheProgressEvent) => void;
-}
-
-/** What one open did, for tests and benchmarks. */
-export interface CacheSourceStats {
-  /** Bytes received from the network. */
-  networkBytes: number;
-  requests: number;
-  /** Chunks read back from IndexedDB and verified. */
-  chunksRead: number;
-  /** Bad chunks dropped and fetched again. */
-  repairs: number;
-  /** The entry was found complete when opened. */
-  hit: boolean;
-}
-
-export function absoluteUrl(url: string): string {
-  try {
-    const base = (globalThis as { location?: { href?: string } }).location?.href;
-    return new URL(url, base).href;
-  } catch {
-    return url;
-  }
-}
 
 export class CachedUrlSource implements RangeReader {
   readonly name: string;
@@ -98,6 +39,7 @@ export class CachedUrlSource implements RangeReader {
   private readonly storage: StorageLike | null | undefined;
   private readonly retries: number;
   private readonly retryDelayMs: number;
+  private readonly net: RangeDownloader;
   /** The running download; resolves when every chunk is stored. */
   private download?: Promise<void>;
   private failure?: unknown;
@@ -130,6 +72,7 @@ export class CachedUrlSource implements RangeReader {
       else opts.signal.addEventListener('abort', () => this.controller.abort(opts.signal!.reason), { once: true });
     }
     this.fetchOpts = { fetch: opts.fetch, headers: opts.headers, signal: this.controller.signal };
+    this.net = new RangeDownloader(url, this.fetchOpts, this.stats, this.retries, this.retryDelayMs);
   }
 
   /**
@@ -199,7 +142,7 @@ export class CachedUrlSource implements RangeReader {
       let m = existing;
       if (m) {
         const run = missingRun(m)!;
-        answer = await this.requestWithRetry(run.start, run.end);
+        answer = await this.net.request(run.start, run.end);
         if (answer.total !== m.size || !sameVersion(m, answer)) {
           // The file changed on the server since the partial download: start again from byte 0.
           await answer.body.cancel().catch(() => {});
@@ -207,7 +150,7 @@ export class CachedUrlSource implements RangeReader {
         }
       }
       if (!m) {
-        answer = await this.requestWithRetry(0, undefined);
+        answer = await this.net.request(0, undefined);
         m = newManifest(this.name, answer!.total, answer!.etag, answer!.lastModified, chunkBytes);
       }
       const needed = m.size - storedBytes(m);
@@ -347,14 +290,14 @@ export class CachedUrlSource implements RangeReader {
     m.complete = false;
     const start = i * m.chunkBytes;
     const len = chunkLength(m, i);
-    const answer = await this.requestWithRetry(start, start + len);
+    const answer = await this.net.request(start, start + len);
     if (answer.total !== m.size || !sameVersion(m, answer)) {
       await answer.body.cancel().catch(() => {});
       await deleteEntry(this.name);
       throw new CorruptCacheError(this.name, `chunk ${i} of the cached copy was bad, and the file changed on the server meanwhile; ` +
         'the cached copy was dropped — load the model again');
     }
-    const bytes = await this.readBody(answer, len);
+    const bytes = await this.net.readBody(answer, len);
     const digest = await sha256Hex(bytes);
     if (digest !== expected) {
       await deleteEntry(this.name);
@@ -363,50 +306,6 @@ export class CachedUrlSource implements RangeReader {
     }
     await this.store(i, bytes, digest);
     return bytes;
-  }
-
-  /** Reads a short body in full (a repair), counting network bytes; a cut is a transient NetworkError. */
-  private async readBody(answer: RangeAnswer, length: number): Promise<Uint8Array> {
-    const out = new Uint8Array(length);
-    let at = 0;
-    const reader = answer.body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await this.readPiece(reader);
-        if (done) break;
-        if (at + value.length > length) throw networkError(this.name, `the server sent more than the ${length} bytes asked for`, false);
-        out.set(value, at);
-        at += value.length;
-        this.stats.networkBytes += value.length;
-      }
-    } finally {
-      await reader.cancel().catch(() => {});
-    }
-    if (at !== length) throw networkError(this.name, `the connection ended after ${at} of ${length} bytes`, true);
-    return out;
-  }
-
-  private async readPiece(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<ReadableStreamReadResult<Uint8Array>> {
-    try {
-      return await reader.read();
-    } catch (err) {
-      if (this.controller.signal.aborted) throw this.controller.signal.reason ?? err;
-      throw networkError(this.name, `the connection failed mid-transfer: ${String(err)}`, true, err);
-    }
-  }
-
-  /** One Range request, retried with backoff while the failures are transient. */
-  private async requestWithRetry(start: number, end: number | undefined): Promise<RangeAnswer> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.stats.requests++;
-        return await requestRange(this.name, start, end, this.fetchOpts);
-      } catch (e) {
-        if (!isTransient(e) || this.controller.signal.aborted) throw e;
-        if (attempt >= this.retries) throw giveUp(this.name, this.retries, e);
-        await sleep(backoffMs(attempt + 1, this.retryDelayMs), this.controller.signal);
-      }
-    }
   }
 
   // ---- downloading -----------------------------------------------------------------------------------
@@ -419,7 +318,7 @@ export class CachedUrlSource implements RangeReader {
       if (!run) break;
       let stored = 0;
       try {
-        answer ??= await this.requestWithRetry(run.start, run.end);
+        answer ??= await this.net.request(run.start, run.end);
         if (answer.total !== this.m.size || !sameVersion(this.m, answer)) {
           await answer.body.cancel().catch(() => {});
           await deleteEntry(this.name);
@@ -428,7 +327,13 @@ export class CachedUrlSource implements RangeReader {
         }
         const a = answer;
         answer = undefined;
-        await this.receive(a, run.first, () => stored++);
+        await this.net.receive(a, this.m, run.first, {
+          chunk: (i, bytes) => {
+            this.heldBytes += bytes.length;
+            return this.hashAndStore(i, bytes).then(() => void stored++);
+          },
+          progress: (partial) => this.emitDownload(false, partial),
+        });
         failures = 0;
       } catch (e) {
         answer = undefined;
@@ -444,61 +349,6 @@ export class CachedUrlSource implements RangeReader {
     for (const [i, list] of this.waiters) {
       this.waiters.delete(i);
       this.chunkPromise(i).then((b) => list.forEach((w) => w.resolve(b)), (e) => list.forEach((w) => w.reject(e)));
-    }
-  }
-
-  /**
-   * Streams a range answer into chunk records, starting at chunk `first`: fills one chunk at a time and hands
-   * each full one to hashing + writing without waiting for it (at most MAX_PENDING_WRITES at once).
-   */
-  private async receive(answer: RangeAnswer, first: number, onStored: () => void): Promise<void> {
-    const m = this.m;
-    const cb = m.chunkBytes;
-    const end = answer.end === m.size ? m.chunkCount : Math.floor(answer.end / cb);
-    if (end <= first) {
-      await answer.body.cancel().catch(() => {});
-      throw networkError(this.name, `the server answered only bytes ${answer.start}-${answer.end - 1}, less than one chunk`, false);
-    }
-    const reader = answer.body.getReader();
-    const pending: Promise<void>[] = [];
-    let index = first;
-    let buf = new Uint8Array(chunkLength(m, index));
-    let filled = 0;
-    try {
-      while (index < end) {
-        const { done, value } = await this.readPiece(reader);
-        if (done) {
-          throw networkError(this.name, `the connection ended after ${index * cb + filled - answer.start} of ` +
-            `${answer.end - answer.start} bytes`, true);
-        }
-        this.stats.networkBytes += value.length;
-        let v = value;
-        while (v.length > 0 && index < end) {
-          const take = Math.min(v.length, buf.length - filled);
-          buf.set(v.subarray(0, take), filled);
-          filled += take;
-          v = v.subarray(take);
-          if (filled === buf.length) {
-            this.heldBytes += buf.length;
-            const p = this.hashAndStore(index, buf).then(onStored);
-            p.catch(() => {});
-            pending.push(p);
-            index++;
-            while (pending.length > MAX_PENDING_WRITES) await pending.shift();
-            if (index < end) {
-              buf = new Uint8Array(chunkLength(m, index));
-              filled = 0;
-            }
-          }
-        }
-        this.emitDownload(false, index < end ? filled : 0);
-      }
-    } finally {
-      await reader.cancel().catch(() => {});
-      // Settle every write started; a failed write (quota …) is the error that matters.
-      const results = await Promise.allSettled(pending);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
     }
   }
 
@@ -566,25 +416,3 @@ export class CachedUrlSource implements RangeReader {
   }
 }
 
-/** The first run of consecutive missing chunks, as chunk indices and bytes; undefined when none is missing. */
-function missingRun(m: Manifest): { first: number; last: number; start: number; end: number } | undefined {
-  const first = m.digests.findIndex((d) => d === null);
-  if (first < 0) return undefined;
-  let last = first;
-  while (last + 1 < m.chunkCount && m.digests[last + 1] === null) last++;
-  return { first, last, start: first * m.chunkBytes, end: Math.min(m.size, (last + 1) * m.chunkBytes) };
-}
-
-/** The server's file is the cached one: same size (when known), same ETag (when both have one), else same Last-Modified. */
-function sameVersion(m: Manifest, now: { size?: number; total?: number; etag: string | null; lastModified: string | null }): boolean {
-  const size = now.total ?? now.size;
-  if (size !== undefined && Number.isFinite(size) && size !== m.size) return false;
-  if (m.etag !== null && now.etag !== null) return m.etag === now.etag;
-  if (m.lastModified !== null && now.lastModified !== null) return m.lastModified === now.lastModified;
-  return true;
-}
-
-function giveUp(url: string, retries: number, cause: unknown): InpageError {
-  const why = cause instanceof Error ? cause.message.replace(`${url}: `, '') : String(cause);
-  return new InpageError('NetworkError', `${url}: download failed after ${retries} retr${retries === 1 ? 'y' : 'ies'}: ${why}`, { cause });
-}

@@ -5,10 +5,12 @@
  */
 import type { ByteSource } from '../../formats/byte_source';
 import { InpageError } from '../../errors';
-import { absoluteUrl, CachedUrlSource, type CacheProgressEvent, type OpenCachedOptions, type WeightCacheOptions } from './cached_source';
+import { CachedUrlSource } from './cached_source';
+import { absoluteUrl, type CacheProgressEvent, type OpenCachedOptions, type WeightCacheOptions } from './options';
 import { allManifestRecords, clearStore, deleteEntry, isUsable, storedBytes } from './store';
 
-export { CachedUrlSource, DEFAULT_CHUNK_BYTES, type CacheProgressEvent, type CacheSourceStats, type OpenCachedOptions, type WeightCacheOptions } from './cached_source';
+export { CachedUrlSource } from './cached_source';
+export { DEFAULT_CHUNK_BYTES, type CacheProgressEvent, type CacheSourceStats, type OpenCachedOptions, type WeightCacheOptions } from './options';
 export { CorruptCacheError, QuotaExceededError } from './errors';
 export { Limiter, downloadLimiter } from './limiter';
 export { RateMeter } from '../../progress';
