@@ -33,21 +33,94 @@ export interface GenerationRequest {
 }
 
 /**
- * Keeps the KV cache in step with the tokens it holds, so a new request that starts with the same tokens
- * (the usual case in a chat) only prefills what is new.
+ * What the generation loop needs of an engine: a KV cache it appends to, logits it selects from. The
+ * native engine (our kernels, below) and the onnxruntime one (src/backends/ort/ort_engine.ts) implement it.
  */
-export class Session {
+export interface DecoderEngine {
+  /** Positions the KV cache holds. */
+  readonly contextLength: number;
+  /** Tokens per forward call (the prefill chunk). */
+  readonly maxTokens: number;
+  /** Tokens whose keys and values are cached (kept in step with the session's bookkeeping). */
+  readonly length: number;
+  /**
+   * Runs `tokens` (≤ maxTokens) after the cached ones. `more`: another chunk follows, so the engine should
+   * finish this one (the loop checks abort between chunks); otherwise select() follows.
+   */
+  forward(tokens: readonly number[], more: boolean): Promise<void>;
+  /** The next token from the last forward's last-position logits. `history`: the sequence so far (penalties). */
+  select(sampling: SamplingParams, history: readonly number[], rng: Random): Promise<number>;
+  /** Runs `tokens` (≤ maxTokens) after the cached ones and returns every position's logits. */
+  forwardAll(tokens: readonly number[]): Promise<Float32Array[]>;
+  /** Keeps the first `length` cached positions. */
+  truncateTo(length: number): void;
+}
+
+/** Our WGSL engine: LlamaModel's forward recorded, then the GPU TokenSelector, in one submission. */
+export class NativeEngine implements DecoderEngine {
+  private rec: Recorder | undefined;
+  constructor(readonly model: LlamaModel, readonly selector: TokenSelector) {}
+
+  get contextLength(): number {
+    return this.model.cache.contextLength;
+  }
+  get maxTokens(): number {
+    return this.model.maxTokens;
+  }
+  get length(): number {
+    return this.model.cache.length;
+  }
+
+  async forward(tokens: readonly number[], more: boolean): Promise<void> {
+    const rec = new Recorder(this.model.gpu);
+    this.model.forward(rec, tokens);
+    if (!more) {
+      this.rec = rec; // select() records into the same submission
+      return;
+    }
+    rec.submit(); // let the GPU start on this chunk; abort is checked between chunks
+    await this.model.gpu.device.queue.onSubmittedWorkDone();
+  }
+
+  select(sampling: SamplingParams, history: readonly number[], rng: Random): Promise<number> {
+    const rec = this.rec ?? new Recorder(this.model.gpu);
+    this.rec = undefined;
+    return this.selector.select(rec, this.model.scratch.logits, sampling, history, rng);
+  }
+
+  async forwardAll(tokens: readonly number[]): Promise<Float32Array[]> {
+    const { model } = this;
+    const vocab = model.config.vocabSize;
+    const block = createActivations(model.gpu, tokens.length * vocab, 'all logits');
+    try {
+      const rec = new Recorder(model.gpu);
+      model.forward(rec, tokens, { allLogits: block });
+      rec.submit();
+      const values = await readActivations(model.gpu, block, tokens.length * vocab);
+      return Array.from({ length: tokens.length }, (_, t) => values.slice(t * vocab, (t + 1) * vocab));
+    } finally {
+      model.gpu.allocator.release(block);
+    }
+  }
+
+  truncateTo(length: number): void {
+    this.model.cache.length = length; // the K/V beyond are simply overwritten later
+  }
+}
+
+/**
+ * Keeps the KV cache in step with the tokens it holds, so a new request that starts with the same tokens
+ * (the usual case in a chat) only prefills what is new. Runs on any DecoderEngine.
+ */
+export class GenerationSession {
   /** Tokens whose keys and values are in the cache, in order. */
   private cached: number[] = [];
 
-  constructor(
-    readonly model: LlamaModel,
-    readonly selector: TokenSelector,
-  ) {}
+  constructor(readonly engine: DecoderEngine) {}
 
   async *generate(req: GenerationRequest, tokenizer: TextDecoderLike): AsyncGenerator<string, GenerationResult> {
-    const { model } = this;
-    const ctx = model.cache.contextLength;
+    const { engine } = this;
+    const ctx = engine.contextLength;
     const t0 = performance.now();
     if (req.prompt.length === 0) throw new ContextOverflowError(0, ctx, 'the prompt is empty: give at least one token (e.g. BOS)');
     if (req.prompt.length > ctx) throw new ContextOverflowError(req.prompt.length, ctx);
@@ -60,19 +133,14 @@ export class Session {
 
     const history = [...req.prompt];
     const rng = new Random(req.sampling.seed);
-    let rec = new Recorder(model.gpu);
-    for (let at = reuse; at < req.prompt.length; at += model.maxTokens) {
-      const chunk = req.prompt.slice(at, Math.min(req.prompt.length, at + model.maxTokens));
-      model.forward(rec, chunk);
+    for (let at = reuse; at < req.prompt.length; at += engine.maxTokens) {
+      const chunk = req.prompt.slice(at, Math.min(req.prompt.length, at + engine.maxTokens));
+      const more = at + chunk.length < req.prompt.length;
+      await engine.forward(chunk, more);
       this.cached.push(...chunk);
-      if (at + chunk.length < req.prompt.length) {
-        rec.submit(); // let the GPU start on this chunk; abort is checked between chunks
-        await model.gpu.device.queue.onSubmittedWorkDone();
-        throwIfAborted(req.signal);
-        rec = new Recorder(model.gpu);
-      }
+      if (more) throwIfAborted(req.signal);
     }
-    let next = await this.selector.select(rec, model.scratch.logits, req.sampling, history, rng);
+    let next = await engine.select(req.sampling, history, rng);
     const tFirst = performance.now();
 
     const decoder = tokenizer.createStreamDecoder();
@@ -93,12 +161,11 @@ export class Session {
         finishReason = 'stop';
         break;
       }
-      if (generated.length >= req.maxTokens || model.cache.length >= ctx) break;
+      if (generated.length >= req.maxTokens || engine.length >= ctx) break;
       throwIfAborted(req.signal);
-      rec = new Recorder(model.gpu);
-      model.forward(rec, [next]);
+      await engine.forward([next], false);
       this.cached.push(next);
-      next = await this.selector.select(rec, model.scratch.logits, req.sampling, history, rng);
+      next = await engine.select(req.sampling, history, rng);
     }
     if (!stops.hasStopped) {
       const tail = stops.push(decoder.flush()) + stops.flush();
@@ -123,44 +190,43 @@ export class Session {
 
   /**
    * Logits at every position of `tokens`, evaluated from an empty context (for perplexity and fidelity
-   * checks). Reads back one [chunk, vocab] block per prefill chunk.
+   * checks), one prefill chunk at a time.
    */
   async logits(tokens: readonly number[]): Promise<Float32Array[]> {
-    const { model } = this;
-    if (tokens.length > model.cache.contextLength) throw new ContextOverflowError(tokens.length, model.cache.contextLength);
-    const vocab = model.config.vocabSize;
-    const block = createActivations(model.gpu, model.maxTokens * vocab, 'all logits');
-    try {
-      this.reset();
-      const rows: Float32Array[] = [];
-      for (let at = 0; at < tokens.length; at += model.maxTokens) {
-        const chunk = tokens.slice(at, at + model.maxTokens);
-        const rec = new Recorder(model.gpu);
-        model.forward(rec, chunk, { allLogits: block });
-        this.cached.push(...chunk);
-        rec.submit();
-        const values = await readActivations(model.gpu, block, chunk.length * vocab);
-        for (let t = 0; t < chunk.length; t++) rows.push(values.slice(t * vocab, (t + 1) * vocab));
-      }
-      return rows;
-    } finally {
-      model.gpu.allocator.release(block);
+    const { engine } = this;
+    if (tokens.length > engine.contextLength) throw new ContextOverflowError(tokens.length, engine.contextLength);
+    this.reset();
+    const rows: Float32Array[] = [];
+    for (let at = 0; at < tokens.length; at += engine.maxTokens) {
+      const chunk = tokens.slice(at, at + engine.maxTokens);
+      rows.push(...(await engine.forwardAll(chunk)));
+      this.cached.push(...chunk);
     }
+    return rows;
   }
 
-  /** Drops cached positions from `length` on (their K/V are simply overwritten later). */
+  /** Drops cached positions from `length` on. */
   truncateTo(length: number): void {
     this.cached.length = Math.min(this.cached.length, length);
-    this.model.cache.length = this.cached.length;
+    this.engine.truncateTo(this.cached.length);
   }
 
   reset(): void {
     this.truncateTo(0);
   }
-
 }
 
-/** Called only between GPU steps, where the cache holds exactly `cached`, so the session stays reusable. */
+/** The generation session of our WGSL engine (LlamaModel + GPU TokenSelector). */
+export class Session extends GenerationSession {
+  constructor(
+    readonly model: LlamaModel,
+    readonly selector: TokenSelector,
+  ) {
+    super(new NativeEngine(model, selector));
+  }
+}
+
+/** Called only between engine steps, where the cache holds exactly `cached`, so the session stays reusable. */
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError(signal.reason instanceof Error ? `generation aborted: ${signal.reason.message}` : 'generation aborted');
 }

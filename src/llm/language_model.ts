@@ -14,7 +14,7 @@ import type {
   CompletionRequest,
   SamplingOptions,
 } from './api_types';
-import type { GenerationResult, Session } from './generate';
+import type { GenerationResult, GenerationSession } from './generate';
 import { DEFAULT_SAMPLING, type SamplingParams } from './sampler';
 
 /** The tokenizer surface the model exposes (built from the GGUF metadata). */
@@ -31,10 +31,12 @@ export interface ModelTokenizer {
 export interface ModelInfo {
   name: string;
   architecture: string;
-  backend: 'webgpu';
+  /** 'webgpu': our kernels; 'ort-webgpu' / 'wasm': onnxruntime-web's WebGPU / WASM execution provider (src/backends/ort). */
+  backend: 'webgpu' | 'ort-webgpu' | 'wasm';
   /** Why this backend (for diagnostics). */
   backendReason: string;
   precision: 'f32' | 'f16';
+  /** The GPU adapter, or for 'wasm' the runtime and its thread count. */
   adapter: string;
   contextLength: number;
   vocabSize: number;
@@ -50,12 +52,13 @@ export interface ModelInfo {
 }
 
 export interface LanguageModelParts {
-  gpu: Gpu;
-  session: Session;
+  /** The WebGPU device (native engine); absent on the onnxruntime WASM backend. */
+  gpu?: Gpu;
+  session: GenerationSession;
   tokenizer: ModelTokenizer;
   renderChat: (messages: ChatCompletionRequest['messages']) => string;
   info: ModelInfo;
-  destroy: () => void;
+  destroy: () => void | Promise<void>;
 }
 
 let nextId = 1;
@@ -106,7 +109,7 @@ export class LanguageModel {
     if (this.unloaded) return;
     this.unloaded = true;
     await this.queue.catch(() => {});
-    this.parts.destroy();
+    await this.parts.destroy();
   }
 
   private async completion(req: CompletionRequest): Promise<Completion> {
@@ -196,7 +199,7 @@ export class LanguageModel {
     const stop = opts.stop === undefined ? [] : Array.isArray(opts.stop) ? opts.stop : [opts.stop];
     const release = await this.takeTurn();
     try {
-      this.parts.gpu.assertAlive();
+      this.parts.gpu?.assertAlive();
       return yield* this.parts.session.generate({ prompt, sampling, maxTokens, stop, signal: opts.signal }, this.tokenizer);
     } finally {
       release();
@@ -217,7 +220,7 @@ export class LanguageModel {
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const release = await this.takeTurn();
     try {
-      this.parts.gpu.assertAlive();
+      this.parts.gpu?.assertAlive();
       return await fn();
     } finally {
       release();

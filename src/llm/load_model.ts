@@ -7,6 +7,7 @@
  * runtime (src/runtime/engine_load.ts) opens a URL through the IndexedDB weight cache and hands the
  * cached source down to loadModelFrom, so data flows one way, page → runtime → engine.
  */
+import type { OrtRuntimeOptions } from '../backends/ort/ort_runtime';
 import { InvalidArgumentError, ModelFileError } from '../errors';
 import { openGguf, type ByteSource } from '../formats/gguf';
 import { acquireGpu, type Gpu } from '../gpu';
@@ -37,12 +38,15 @@ export interface LoadProgressEvent {
   etaSeconds?: number;
 }
 
-export interface LoadModelOptions {
+export interface LoadModelOptions extends OrtRuntimeOptions {
   url?: string;
   file?: Blob;
   bytes?: Uint8Array;
-  /** 'webgpu' (our kernels). Other backends arrive with the onnxruntime issue; 'auto' means 'webgpu' for now. */
-  backend?: 'auto' | 'webgpu';
+  /**
+   * 'webgpu' (our kernels) or 'wasm' (the GGUF exported to ONNX and run on onnxruntime-web's WASM execution
+   * provider: src/backends/ort/load_ort_model.ts). 'auto' means 'webgpu' for now.
+   */
+  backend?: 'auto' | 'webgpu' | 'wasm';
   /**
    * Run the engine in a Web Worker. Decided by src/runtime/load.ts (default: yes in browsers, unless a `gpu`
    * is injected); by the time this module runs, it is already on the thread it will stay on.
@@ -85,6 +89,16 @@ export interface SourceHooks {
  * options.url / file / bytes are ignored here.
  */
 export async function loadModelFrom(opened: ByteSource, options: LoadModelOptions, hooks: SourceHooks = {}): Promise<LanguageModel> {
+  if (options.backend === 'wasm') {
+    // Imported on demand: pages on our kernels never load onnxruntime-web or the exporter.
+    const [{ loadOrt }, { loadOrtModelFrom }] = await Promise.all([import('../backends/ort/ort_runtime'), import('../backends/ort/load_ort_model')]);
+    const llm = await loadOrtModelFrom(await loadOrt('wasm', options), opened, { ...options, reason: 'requested', onMetadata: hooks.onMetadata });
+    await hooks.whenComplete?.().catch(async (e: unknown) => {
+      await llm.unload();
+      throw e;
+    });
+    return llm;
+  }
   const onProgress = options.onProgress ?? (() => {});
   let source = opened;
   const whole = 'url' in source ? keepWholeFile() : undefined;

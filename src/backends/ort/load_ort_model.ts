@@ -1,0 +1,85 @@
+/**
+ * A GGUF file → a LanguageModel on onnxruntime-web's WASM execution provider (loadModel's backend 'wasm'):
+ * the weights are exported to an ONNX decoder (./gguf_to_onnx.ts), run by OrtDecoder, and driven by the
+ * same generation loop, tokenizer and chat template as the native engine. Everything that can be wrong
+ * with the file is found before onnxruntime is involved (openGguf, modelConfigFromGguf, the exporter).
+ */
+import { InvalidArgumentError } from '../../errors';
+import { openGguf, type ByteSource } from '../../formats/gguf';
+import { modelConfigFromGguf } from '../../llm/config';
+import { GenerationSession } from '../../llm/generate';
+import { LanguageModel, type ModelInfo } from '../../llm/language_model';
+import type { LoadProgressEvent } from '../../llm/load_model';
+import { ChatTemplate, type ChatFallback } from '../../tokenizer/chat';
+import { createTokenizer } from '../../tokenizer';
+import { exportGgufToOnnx } from './gguf_to_onnx';
+import { OrtDecoder, type Ort } from './ort_decoder';
+import { OrtEngine } from './ort_engine';
+
+export interface OrtLoadOptions {
+  /** Context window in tokens (default: the model's, capped at 4096). */
+  contextLength?: number;
+  /** Tokens per prefill call (default 128). */
+  prefillChunk?: number;
+  chatFallback?: ChatFallback;
+  /** MatMulNBits accuracy_level (see ExportOptions): 0 exact f32 (default), 4 int8 activations. */
+  accuracyLevel?: 0 | 4;
+  onProgress?: (e: LoadProgressEvent) => void;
+  signal?: AbortSignal;
+  /** Why this backend was chosen (ModelInfo.backendReason). */
+  reason?: string;
+  /** Receives the file's GGUF metadata once parsed (as loadModelFrom's hook). */
+  onMetadata?: (metadata: Record<string, unknown>) => void;
+}
+
+/** `ort`: the onnxruntime-web module, imported by the caller (so only this backend's users load it). */
+export async function loadOrtModelFrom(ort: Ort, source: ByteSource, options: OrtLoadOptions = {}): Promise<LanguageModel> {
+  const onProgress = options.onProgress ?? (() => {});
+  const file = await openGguf(source, { signal: options.signal });
+  const config = modelConfigFromGguf(file.metadata, file.tensors);
+  options.onMetadata?.(file.metadata);
+  const tokenizer = createTokenizer(file.metadata);
+  const template = typeof file.metadata['tokenizer.chat_template'] === 'string' ? (file.metadata['tokenizer.chat_template'] as string) : undefined;
+  onProgress({ phase: 'metadata', loadedBytes: 0, totalBytes: file.fileSize, message: `${config.architecture}, ${config.nLayers} layers` });
+  const contextLength = options.contextLength ?? Math.min(config.contextLength, 4096);
+  if (!Number.isInteger(contextLength) || contextLength < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${options.contextLength}`);
+  const chunk = Math.min(options.prefillChunk ?? 128, contextLength);
+
+  const onnx = await exportGgufToOnnx(file, source, config, { accuracyLevel: options.accuracyLevel, maxPositions: contextLength, signal: options.signal });
+  const weightBytes = onnx.externalData.data.byteLength;
+  onProgress({ phase: 'gpu-upload', loadedBytes: weightBytes, totalBytes: weightBytes, message: 'onnxruntime session' });
+  const decoder = await OrtDecoder.create(ort, onnx.model, [onnx.externalData], {
+    nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
+    kvType: 'float32', executionProvider: 'wasm', contextLength,
+  });
+  const session = new GenerationSession(new OrtEngine(decoder, contextLength, chunk));
+
+  const weightTypes: Record<string, number> = {};
+  for (const t of file.tensors) weightTypes[t.type] = (weightTypes[t.type] ?? 0) + 1;
+  const threads = ort.env.wasm.numThreads ?? 1;
+  const info: ModelInfo = {
+    name: typeof file.metadata['general.name'] === 'string' ? (file.metadata['general.name'] as string) : config.architecture,
+    architecture: config.architecture,
+    backend: 'wasm',
+    backendReason: options.reason ?? 'requested',
+    precision: 'f32',
+    adapter: `onnxruntime-web ${ort.env.versions?.web ?? ''} wasm, ${threads} thread${threads === 1 ? '' : 's'}`.replace('  ', ' '),
+    contextLength,
+    vocabSize: config.vocabSize,
+    layers: config.nLayers,
+    dModel: config.dModel,
+    heads: config.nHeads,
+    kvHeads: config.nKvHeads,
+    weightTypes,
+    weightBytes,
+    kvCacheBytes: 2 * config.nLayers * contextLength * config.nKvHeads * config.headDim * 4,
+    hasChatTemplate: template !== undefined,
+  };
+  let chatTemplate: ChatTemplate | undefined;
+  const renderChat = (messages: { role: string; content: string }[]) => {
+    chatTemplate ??= ChatTemplate.fromMetadata(file.metadata, tokenizer, { fallback: options.chatFallback });
+    return chatTemplate.render(messages, { addGenerationPrompt: true });
+  };
+  onProgress({ phase: 'ready', loadedBytes: weightBytes, totalBytes: weightBytes, message: 'ready' });
+  return new LanguageModel({ session, tokenizer, renderChat, info, destroy: () => decoder.dispose() });
+}
