@@ -1,91 +1,52 @@
-// The demo's diagnostics and kernel pages. It uses the SDK exactly as an app would (src/index.ts) and the
-// same benchmark cases and loop as `npm run bench:kernels` (bench/), so numbers are comparable.
-import { copyRoofline, runCase } from '../bench/harness';
-import type { BenchCase } from '../bench/types';
-import { acquireGpu, type Gpu } from '../src/index';
-import { setupGeneration } from './generate';
+// The demo app's entry: a chat page for GGUF models running on this page's GPU. It wires the panels
+// together (model picker → chat / completion views, diagnostics, cache manager) and uses the SDK exactly
+// as an app would (src/index.ts); the engine runs in a Web Worker, loadModel's default.
+import { setupCacheManager } from './cache_manager';
+import { setupChat } from './chat';
+import { setupCompletion } from './completion';
+import { showGpu, showModel } from './diagnostics';
+import { $ } from './format';
+import { setupKernels } from './kernels';
+import { setupModelPicker } from './model_picker';
 
-const caseModules = import.meta.glob<{ cases: BenchCase[] }>('../bench/cases/*.ts', { eager: true });
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const chat = setupChat();
+const completion = setupCompletion();
+const cacheManager = setupCacheManager();
+void cacheManager.refresh();
 
-function show(list: HTMLElement, entries: [string, string][]): void {
-  list.replaceChildren(...entries.flatMap(([k, v]) => {
-    const dt = document.createElement('dt');
-    dt.textContent = k;
-    const dd = document.createElement('dd');
-    dd.textContent = v;
-    return [dt, dd];
-  }));
-}
-
-async function diagnostics(): Promise<Gpu | undefined> {
-  const status = $('diag-status');
-  try {
-    const gpu = await acquireGpu();
-    const c = gpu.caps;
-    const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-    status.textContent = c.adapter.isFallbackAdapter
-      ? 'WebGPU works here, on a software adapter: correct but slow.'
-      : 'WebGPU works here, on a hardware adapter.';
-    show($('diag-list'), [
-      ['adapter', [c.adapter.vendor, c.adapter.architecture, c.adapter.description].filter(Boolean).join(' · ') || 'unknown'],
-      ['software adapter', String(c.adapter.isFallbackAdapter)],
-      ['shader-f16', String(c.features.shaderF16)],
-      ['subgroups', c.features.subgroups ? `yes (${c.subgroupMinSize ?? '?'}–${c.subgroupMaxSize ?? '?'} lanes)` : 'no'],
-      ['timestamp-query', String(c.features.timestampQuery)],
-      ['activation precision', `${gpu.precision} — ${c.features.shaderF16 ? 'shader-f16 is available' : 'no shader-f16, so the f32 path'}`],
-      ['max storage binding', mib(c.limits.maxStorageBufferBindingSize)],
-      ['max buffer', mib(c.limits.maxBufferSize)],
-      ['workgroup storage', `${c.limits.maxComputeWorkgroupStorageSize} bytes`],
-      ['invocations / workgroup', String(c.limits.maxComputeInvocationsPerWorkgroup)],
-    ]);
-    document.body.dataset.precision = gpu.precision;
-    return gpu;
-  } catch (e) {
-    status.textContent = `No WebGPU: ${(e as Error).message}`;
-    status.className = 'bad';
-    return undefined;
-  }
-}
-
-async function benchmarks(gpu: Gpu): Promise<void> {
-  const button = $<HTMLButtonElement>('bench-run');
-  const status = $('bench-status');
-  const body = $('bench-table').querySelector('tbody')!;
-  button.disabled = true;
-  body.replaceChildren();
-  try {
-    const filter = $<HTMLInputElement>('bench-filter').value.trim();
-    const cases = Object.values(caseModules).flatMap((m) => m.cases).filter((c) => c.name.includes(filter));
-    status.textContent = 'Measuring the copy roofline…';
-    const copy = await copyRoofline(gpu, 8 * 2 ** 20);
-    for (const [i, c] of cases.entries()) {
-      status.textContent = `Copy roofline ${copy.toFixed(2)} GB/s. Running ${c.name} (${i + 1}/${cases.length})…`;
-      const r = await runCase(gpu, c, copy, 0.2);
-      const tr = document.createElement('tr');
-      const cells = [r.name, r.msPerRun.toFixed(3), r.gbPerSec.toFixed(2), `${(r.ofCopy * 100).toFixed(0)}%`, r.gflops.toFixed(2), r.check.ok ? 'ok' : 'WRONG'];
-      tr.replaceChildren(...cells.map((text, j) => {
-        const td = document.createElement('td');
-        td.textContent = text;
-        if (j === 5) td.className = r.check.ok ? 'ok' : 'bad';
-        return td;
-      }));
-      body.append(tr);
+// Tabs: chat (default) or raw completion.
+const tabs = { chat: [$('mode-chat'), $('chat-panel')], complete: [$('mode-complete'), $('complete-panel')] } as const;
+for (const [mode, [tab]] of Object.entries(tabs)) {
+  tab.addEventListener('click', () => {
+    for (const [m, [t, panel]] of Object.entries(tabs)) {
+      t.setAttribute('aria-selected', String(m === mode));
+      panel.hidden = m !== mode;
     }
-    status.textContent = `Done: ${cases.length} kernels, copy roofline ${copy.toFixed(2)} GB/s.`;
-  } catch (e) {
-    status.textContent = `Failed: ${(e as Error).message}`;
-    status.className = 'bad';
-  } finally {
-    button.disabled = false;
-  }
+    document.body.dataset.mode = mode;
+  });
 }
 
-const gpu = await diagnostics();
+const gpu = await showGpu();
+setupKernels(gpu);
 if (gpu) {
-  $('bench-run').addEventListener('click', () => void benchmarks(gpu));
-  setupGeneration();
+  setupModelPicker({
+    beforeUnload() {
+      chat.stop();
+      completion.stop();
+    },
+    onLoaded(llm, source) {
+      chat.setModel(llm);
+      completion.setModel(llm);
+      showModel(llm, source);
+    },
+    onUnloaded() {
+      chat.setModel(undefined);
+      completion.setModel(undefined);
+      showModel(undefined);
+    },
+    afterLoad: () => void cacheManager.refresh(),
+  });
 } else {
-  $<HTMLButtonElement>('bench-run').disabled = true;
   $<HTMLButtonElement>('model-load').disabled = true;
+  $('model-status').textContent = 'This browser has no WebGPU, so models cannot run here (try a recent Chrome or Edge).';
 }
