@@ -112,7 +112,7 @@ function ortLocation(format: 'es' | 'iife', { copy = format === 'es' }: { copy?:
   const isOrtImport = (id: string) => id.replace(/\\/g, '/').endsWith('/src/backends/ort/ort_import.ts');
   const base =
     format === 'es'
-      ? "new URL('./ort/', import.meta.url).href"
+      ? "new URL(/* @vite-ignore */ './ort/', import.meta.url).href"
       : "new URL('./ort/', typeof document !== 'undefined' && document.currentScript && 'src' in document.currentScript && document.currentScript.src ? document.currentScript.src : typeof location !== 'undefined' ? location.href : 'http://invalid/').href";
   return {
     name: 'inpage-ort-location',

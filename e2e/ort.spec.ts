@@ -64,28 +64,41 @@ async function openPage(page: Page): Promise<void> {
 
 test('ONNX folder on the WebGPU EP: logits and greedy tokens agree with onnxruntime-node', async ({ page }) => {
   await openPage(page);
-  const prompts = exact.prompts.slice(0, 3).map((p) => p.prompt);
+  const prompts = exact.prompts.slice(0, 2).map((p) => p.prompt);
   const got = await page.evaluate(async ({ url, prompts }) => {
     const inpage = await import('/dist/inpage.js' as string);
     const events: string[] = [];
+    const ms: Record<string, number> = {};
+    let t = performance.now();
+    const lap = (name: string) => {
+      ms[name] = Math.round(performance.now() - t);
+      t = performance.now();
+    };
     const llm = await inpage.loadOnnxModel({ url, backend: 'ort-webgpu', onProgress: (e: { phase: string; message: string }) => events.push(`${e.phase}: ${e.message}`) });
+    lap('load');
     const ids: number[][] = prompts.map((p: string) => llm.tokenizer.encode(p));
     const rows: Float32Array[] = await llm.logits(ids[0]);
-    const greedy: number[][] = [];
+    lap('logits');
     const texts: string[] = [];
     for (const p of ids) {
-      const r = await llm.completions.create({ prompt: p, max_tokens: 24, temperature: 0 });
+      const r = await llm.completions.create({ prompt: p, max_tokens: 20, temperature: 0 });
       texts.push(r.choices[0].text);
-      greedy.push(llm.tokenizer.encode(r.choices[0].text, { addBos: false }));
+      lap(`completion ${texts.length}`);
+      ms[`decode tok/s ${texts.length}`] = Math.round(r.timings.decode_tokens_per_second * 10) / 10;
     }
     // Streaming on the same session after those requests (KV tensors reset / reused on the GPU).
     let streamed = '';
-    for await (const c of await llm.completions.create({ prompt: ids[0], max_tokens: 24, temperature: 0, stream: true })) streamed += c.choices[0].text;
+    for await (const c of await llm.completions.create({ prompt: ids[0], max_tokens: 20, temperature: 0, stream: true })) streamed += c.choices[0].text;
+    // A follow-up that extends the streamed sequence: the cached prefix is kept (the GPU-resident KV cache is
+    // truncated to it) and only the new tokens run.
+    const follow = [...ids[0], ...llm.tokenizer.encode(texts[0], { addBos: false }).slice(0, 8)];
+    const followText = (await llm.completions.create({ prompt: follow, max_tokens: 8, temperature: 0 })).choices[0].text;
     const info = { backend: llm.info.backend, reason: llm.info.backendReason, adapter: llm.info.adapter };
     await llm.unload();
-    return { ids, logits: rows.map((r) => Array.from(r)), texts, streamed, info, events };
+    return { ids, logits: rows.map((r) => Array.from(r)), texts, streamed, follow, followText, info, events, ms };
   }, { url: FOLDER_URL, prompts });
 
+  console.log(`ort-webgpu in Chromium (SwiftShader): ${JSON.stringify(got.ms)}`);
   expect(got.info.backend).toBe('ort-webgpu');
   expect(got.info.reason).toContain('requested');
   expect(got.events.some((e) => e.includes('backend ort-webgpu'))).toBe(true);
@@ -107,13 +120,67 @@ test('ONNX folder on the WebGPU EP: logits and greedy tokens agree with onnxrunt
   // in onnxruntime-node, compared as text (decoded here with the same tokenizer.json).
   const tokenizer = nodeTokenizer();
   for (let i = 0; i < prompts.length; i++) {
-    const ref = await nodeGreedy(got.ids[i]!, 24, 1023);
+    const ref = await nodeGreedy(got.ids[i]!, 20, 1023);
     expect(got.texts[i], prompts[i]).toBe(tokenizer.decode(ref, { skipSpecial: true }));
   }
   expect(got.streamed).toBe(got.texts[0]);
+  expect(got.followText).toBe(tokenizer.decode(await nodeGreedy(got.follow, 8, 1023), { skipSpecial: true }));
 });
 
 function nodeTokenizer(): HfTokenizer {
   const json = (name: string) => JSON.parse(readFileSync(`${FIXTURE}${name}`, 'utf8'));
   return new HfTokenizer(json('tokenizer.json'), json('tokenizer_config.json'), { vocabSize: VOCAB, bosId: 1023, eosIds: [1023] });
 }
+
+test.describe('backend auto without a usable GPU', () => {
+  test('WebGPU missing: auto picks wasm, says why, and the ONNX folder gives onnxruntime-node’s logits', async ({ page }) => {
+    // As in a browser without WebGPU: navigator.gpu is absent.
+    await page.addInitScript(() => {
+      Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
+    });
+    await openPage(page);
+    const prompt = exact.prompts[0]!.prompt;
+    const got = await page.evaluate(async ({ url, prompt }) => {
+      const inpage = await import('/dist/inpage.js' as string);
+      const hasGpu = 'gpu' in navigator && navigator.gpu !== undefined;
+      const llm = await inpage.loadOnnxModel({ url });
+      const ids: number[] = llm.tokenizer.encode(prompt);
+      const rows: Float32Array[] = await llm.logits(ids);
+      const r = await llm.completions.create({ prompt, max_tokens: 32, temperature: 0 });
+      const info = { backend: llm.info.backend, reason: llm.info.backendReason };
+      await llm.unload();
+      return { hasGpu, ids, last: Array.from(rows[rows.length - 1]!), text: r.choices[0].text, info };
+    }, { url: FOLDER_URL, prompt });
+    expect(got.hasGpu).toBe(false);
+    expect(got.info).toEqual({ backend: 'wasm', reason: 'no WebGPU in this browser (navigator.gpu is missing)' });
+    const want = await nodeLogits(got.ids);
+    const T = got.ids.length;
+    const maxDiff = got.last.reduce((m, v, j) => Math.max(m, Math.abs(v - want[(T - 1) * VOCAB + j]!)), 0);
+    console.log(`wasm vs onnxruntime-node: max |Δlogit| ${maxDiff.toExponential(2)} at the last prompt position`);
+    expect(maxDiff).toBeLessThan(1e-3);
+    // The exact reference (float64, dequantized weights) on this prompt.
+    expect(got.text).toBe(exact.prompts[0]!.text_until_eos);
+  });
+
+  test('SwiftShader (a software adapter): auto picks wasm with that reason; explicit ort-webgpu still allowed', async ({ page }) => {
+    await openPage(page);
+    const got = await page.evaluate(async () => {
+      const inpage = await import('/dist/inpage.js' as string);
+      const auto = await inpage.chooseBackend({ format: 'onnx' });
+      const gguf = await inpage.chooseBackend({ format: 'gguf' });
+      const explicit = await inpage.chooseBackend({ format: 'onnx', requested: 'ort-webgpu' });
+      let webgpuOnnx: { code?: string; message?: string } = {};
+      try {
+        await inpage.chooseBackend({ format: 'onnx', requested: 'webgpu' });
+      } catch (e) {
+        webgpuOnnx = { code: (e as { code?: string }).code, message: (e as Error).message };
+      }
+      return { auto, gguf, explicit, webgpuOnnx };
+    });
+    expect(got.auto).toMatchObject({ backend: 'wasm', reason: 'software adapter (SwiftShader): WASM is faster' });
+    expect(got.auto.adapter).toMatchObject({ vendor: 'google', architecture: 'swiftshader', software: true });
+    expect(got.gguf.backend).toBe('wasm');
+    expect(got.explicit.backend).toBe('ort-webgpu');
+    expect(got.webgpuOnnx.code).toBe('BackendUnavailable');
+  });
+});

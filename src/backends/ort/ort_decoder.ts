@@ -47,6 +47,8 @@ export class OrtDecoder {
   /** The past key/values: [key, value] per layer, each [1, kvHeads, length, headDim]. */
   private past: [OrtTensor, OrtTensor][];
   private cached = 0;
+  /** A truncation of a GPU-resident cache, done at the next forward() (see truncateTo). */
+  private pendingTruncate: number | undefined;
   private readonly hasPositionIds: boolean;
   private readonly hasCacheBranch: boolean;
 
@@ -106,6 +108,7 @@ export class OrtDecoder {
       if (!Number.isInteger(id) || id < 0 || id >= o.vocabSize) throw new InvalidArgumentError(`token id ${id} is outside the vocabulary (0..${o.vocabSize - 1})`);
     }
     const total = this.cached + T;
+    await this.applyPendingTruncate();
     if (o.contextLength !== undefined && total > o.contextLength) throw new ContextOverflowError(total, o.contextLength);
 
     const feeds: Record<string, OrtTensor> = {
@@ -140,28 +143,50 @@ export class OrtDecoder {
 
   /**
    * Keeps the first `n` cached positions (prefix reuse): the present tensors are sliced on the CPU. n = 0
-   * drops everything. A GPU-resident cache (WebGPU, preferredOutputLocation) only supports reset here.
+   * drops everything. A GPU-resident cache (WebGPU EP, present.* as 'gpu-buffer') is sliced at the start of
+   * the next forward(), which can wait for the download; until then `length` already says n.
    */
   truncateTo(n: number): void {
     if (n >= this.cached) return;
     if (n <= 0) return this.reset();
-    const { ort, options: o } = this;
-    this.past = this.past.map((pair) => pair.map((t) => {
-      if (t.location !== 'cpu') throw new InvalidArgumentError('truncateTo: slicing a GPU-resident KV cache is not supported; reset instead');
-      const src = t.data as Float32Array | Uint16Array;
-      const len = this.cached;
-      const dst = new (src.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(o.nKvHeads * n * o.headDim);
-      for (let h = 0; h < o.nKvHeads; h++) {
-        dst.set(src.subarray(h * len * o.headDim, (h * len + n) * o.headDim), h * n * o.headDim);
-      }
-      const sliced = new ort.Tensor(t.type as 'float32', dst as Float32Array, [1, o.nKvHeads, n, o.headDim]);
-      disposeTensor(t);
-      return sliced;
-    }) as [OrtTensor, OrtTensor]);
+    if (this.past.some((pair) => pair.some((t) => t.location !== 'cpu'))) {
+      this.pendingTruncate = n;
+      this.cached = n;
+      return;
+    }
+    this.past = this.past.map((pair) => pair.map((t) => this.sliced(t, t.data as Float32Array | Uint16Array, this.cached, n)) as [OrtTensor, OrtTensor]);
     this.cached = n;
   }
 
+  /** Applies a truncation of a GPU-resident cache: downloads each tensor, keeps n positions (ORT uploads them again). */
+  private async applyPendingTruncate(): Promise<void> {
+    const n = this.pendingTruncate;
+    if (n === undefined) return;
+    this.pendingTruncate = undefined;
+    const len = this.past[0]![0].dims[2]!;
+    const out: [OrtTensor, OrtTensor][] = [];
+    for (const pair of this.past) {
+      const kept: OrtTensor[] = [];
+      for (const t of pair) kept.push(this.sliced(t, (await t.getData()) as Float32Array | Uint16Array, len, n));
+      out.push(kept as [OrtTensor, OrtTensor]);
+    }
+    this.past = out;
+  }
+
+  /** The first n positions of a [1, kvHeads, len, headDim] tensor whose elements are `src`, as a CPU tensor; disposes `t`. */
+  private sliced(t: OrtTensor, src: Float32Array | Uint16Array, len: number, n: number): OrtTensor {
+    const { ort, options: o } = this;
+    const dst = new (src.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(o.nKvHeads * n * o.headDim);
+    for (let h = 0; h < o.nKvHeads; h++) {
+      dst.set(src.subarray(h * len * o.headDim, (h * len + n) * o.headDim), h * n * o.headDim);
+    }
+    const out = new ort.Tensor(t.type as 'float32', dst as Float32Array, [1, o.nKvHeads, n, o.headDim]);
+    disposeTensor(t);
+    return out;
+  }
+
   reset(): void {
+    this.pendingTruncate = undefined;
     for (const [k, v] of this.past) disposeTensor(k), disposeTensor(v);
     this.past = this.emptyPast();
     this.cached = 0;
