@@ -2,11 +2,14 @@
 // under the strict CSP of scripts/serve.mjs: loadModel({ url }) with default options starts
 // dist/inpage.worker.js (seen by Playwright as a worker), greedy text equals the recorded exact reference,
 // streaming, abort and typed errors cross the boundary, the main thread has no long task while the model
-// generates, and the worker is found from the ES module build, the script-tag build, a configured
-// location, and a Vite app that bundles the npm package.
-import { cpSync, createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// generates, the worker is found from the ES module build, the script-tag build, a configured location, and
+// a Vite app that installs the `npm pack` tarball; a worker that crashes fails its requests with a typed error.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 
 const reference = JSON.parse(readFileSync(new URL('../../shared/models/fortunes-1.8m/reference/exact-q4_0.json', import.meta.url), 'utf8')) as {
@@ -256,33 +259,164 @@ test('the worker location can be configured; a missing worker fails with worker:
   expect(workers.map((u) => new URL(u).pathname)).toContain('/dist/inpage.worker.js');
 });
 
-test('a Vite app that bundles the npm package finds the worker', async ({ page }) => {
-  test.setTimeout(240_000);
-  // The package as npm installs it (package.json + dist), in a throwaway app, built with Vite.
-  const root = new URL('../node_modules/.cache/inpage-e2e-app/', import.meta.url).pathname;
-  rmSync(root, { recursive: true, force: true });
-  mkdirSync(`${root}node_modules/inpage`, { recursive: true });
-  cpSync(new URL('../package.json', import.meta.url).pathname, `${root}node_modules/inpage/package.json`);
-  cpSync(new URL('../dist', import.meta.url).pathname, `${root}node_modules/inpage/dist`, { recursive: true, filter: (src) => !src.includes('/models') });
-  writeFileSync(`${root}index.html`, '<!doctype html><meta charset="utf-8"><title>app</title><script type="module" src="./main.js"></script>\n');
-  writeFileSync(`${root}main.js`, "import { loadModel } from 'inpage';\nwindow.app = { loadModel };\n");
-  const { build } = await import('vite');
-  await build({ root, base: './', configFile: false, logLevel: 'warn', build: { outDir: 'dist', emptyOutDir: true } });
+test('a worker that crashes: requests in flight reject with WorkerCrashedError, and so does every later call', async ({ page }) => {
+  // e2e/pages/crash-worker.js is the real worker plus a trap that throws an uncaught error when a request
+  // with the prompt CRASH-THE-WORKER arrives, while a long generation is still running.
+  const { workers } = await open(page, '/e2e/pages/esm.html');
+  const r = await page.evaluate(async (MODEL) => {
+    const inpage = await import('/dist/inpage.js' as string);
+    const outcome = async (p: Promise<unknown>) => {
+      try {
+        await p;
+        return 'resolved';
+      } catch (e) {
+        return { name: (e as Error).name, code: (e as { code: string }).code, isClass: e instanceof inpage.WorkerCrashedError, message: (e as Error).message };
+      }
+    };
+    const llm = await inpage.loadModel({ url: MODEL, workerUrl: '/e2e/pages/crash-worker.js', worker: true });
+    const before = (await llm.completions.create({ prompt: '42 is', max_tokens: 8, temperature: 0 })).choices[0].text;
+    // A long generation, in flight (its first chunk has arrived) when the crash comes.
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const long = outcome((async () => {
+      for await (const _ of await llm.completions.create({ prompt: 'Once', max_tokens: 250, temperature: 0.8, stream: true })) started();
+    })());
+    await running;
+    const t0 = performance.now();
+    const [inFlight, trigger] = await Promise.all([long, outcome(llm.completions.create({ prompt: 'CRASH-THE-WORKER', max_tokens: 4 }))]);
+    const ms = performance.now() - t0;
+    const later = await outcome(llm.completions.create({ prompt: '42 is', max_tokens: 4 }));
+    const unload = await outcome(llm.unload());
+    return { runtime: llm.info.runtime, before, inFlight, trigger, later, unload, ms };
+  }, MODEL);
+  expect(r.runtime).toBe('worker');
+  expect(r.before.length).toBeGreaterThan(0);
+  for (const e of [r.inFlight, r.trigger, r.later]) {
+    expect(e).toMatchObject({ name: 'WorkerCrashedError', code: 'WorkerCrashed', isClass: true });
+    expect((e as { message: string }).message).toContain('injected crash');
+  }
+  expect(r.unload).toBe('resolved');
+  expect(r.ms).toBeLessThan(20_000); // the rejection follows the crash, not a timeout
+  expect(workers.map((u) => new URL(u).pathname)).toEqual(['/e2e/pages/crash-worker.js']);
+});
 
-  const { workers, violations } = await open(page, '/node_modules/.cache/inpage-e2e-app/dist/index.html');
-  await page.waitForFunction(() => 'app' in window);
-  const { prompt, text_until_eos } = reference.prompts[4]!;
-  const r = await page.evaluate(async ({ MODEL, prompt }) => {
-    const app = (window as unknown as { app: { loadModel: (o: object) => Promise<any> } }).app;
-    const llm = await app.loadModel({ url: MODEL });
-    const text = (await llm.completions.create({ prompt, max_tokens: 32, temperature: 0 })).choices[0].text;
-    const runtime = llm.info.runtime;
-    await llm.unload();
-    return { text, runtime };
-  }, { MODEL, prompt });
-  expect(r).toEqual({ text: text_until_eos, runtime: 'worker' });
-  // Vite emitted the worker into the app's own assets.
-  expect(workers).toHaveLength(1);
-  expect(new URL(workers[0]!).pathname).toMatch(/^\/node_modules\/\.cache\/inpage-e2e-app\/dist\/assets\/inpage\.worker-[\w-]+\.js$/);
-  expect(await violations()).toEqual([]);
+test('npm pack: a fresh Vite app installs the tarball, typechecks against its types and runs it; its IIFE runs from a static page', async ({ page }) => {
+  test.setTimeout(240_000);
+  // The package as a user gets it: `npm pack` (scripts skipped: dist/ is built before the browser tests),
+  // unpacked into a new app's node_modules/inpage outside this repository, which is exactly what
+  // `npm install inpage-x.y.z.tgz` puts there, minus the dependencies. Leaving those out is the point: the
+  // app is built and run without them, which shows dist/ is self-contained at run time. They are linked in
+  // afterwards for the typecheck only, because the published types import a few of them (as an install would).
+  const repo = new URL('..', import.meta.url).pathname;
+  const tmp = mkdtempSync(join(tmpdir(), 'inpage-pack-'));
+  const served = `${repo}node_modules/.cache/inpage-e2e-app/`; // under the repository, so serve.mjs serves it
+  rmSync(served, { recursive: true, force: true });
+  try {
+    const packed = (JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { filename: string; size: number; files: { path: string; size: number }[] }[])[0]!;
+    const files = packed.files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/inpage.js', 'dist/inpage.iife.js', 'dist/inpage.worker.js', 'dist/types/index.d.ts']));
+    expect(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f))).toEqual([]);
+    expect(files.filter((f) => /\.(gguf|onnx|safetensors|bin)$/.test(f))).toEqual([]); // no demo models in the package
+    // Every script a page loads stays small: the library's own bundles are well under a MiB, and
+    // onnxruntime-web's WASM belongs in dist/ort/*.wasm, fetched only when used, never inlined into a script.
+    const bigScripts = packed.files.filter((f) => /\.m?js$/.test(f.path) && f.size > 8 << 20).map((f) => f.path);
+    expect(bigScripts).toEqual([]);
+
+    const app = `${tmp}/app/`;
+    const pkg = `${app}node_modules/inpage/`;
+    mkdirSync(pkg, { recursive: true });
+    execFileSync('tar', ['-xzf', join(tmp, packed.filename), '-C', pkg, '--strip-components=1']);
+    const manifest = JSON.parse(readFileSync(`${pkg}package.json`, 'utf8')) as { exports: Record<string, Record<string, string> | string>; dependencies: Record<string, string> };
+    expect(manifest.exports['.']).toEqual({ types: './dist/types/index.d.ts', import: './dist/inpage.js' });
+    writeFileSync(`${app}package.json`, JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { inpage: `file:../${packed.filename}` } }, null, 2));
+    writeFileSync(`${app}index.html`, '<!doctype html><meta charset="utf-8"><title>app</title><script type="module" src="./main.ts"></script>\n');
+    writeFileSync(`${app}main.ts`, [
+      "import { loadModel, WorkerCrashedError, type LanguageModel, type LoadModelOptions } from 'inpage';",
+      'async function complete(options: LoadModelOptions, prompt: string): Promise<{ text: string; runtime: string }> {',
+      '  const llm: LanguageModel = await loadModel(options);',
+      '  const r = await llm.completions.create({ prompt, max_tokens: 32, temperature: 0 });',
+      '  const runtime = llm.info.runtime;',
+      '  await llm.unload();',
+      '  return { text: r.choices[0]!.text, runtime };',
+      '}',
+      '(window as unknown as { app: object }).app = { complete, crashCode: new WorkerCrashedError("x").code };',
+      '',
+    ].join('\n'));
+    // Uses of the types that only compile if they are the real ones (an unresolved type is `any`, and then
+    // each @ts-expect-error below is itself an error).
+    writeFileSync(`${app}types.ts`, [
+      "import { cache, loadModel, InpageError, type CacheEntry, type ChatCompletionChunk, type LanguageModel, type LoadProgressEvent } from 'inpage';",
+      'export async function use(llm: LanguageModel): Promise<string> {',
+      '  const entries: CacheEntry[] = await cache.list();',
+      '  const onProgress = (e: LoadProgressEvent) => e.phase === "gpu-upload" && e.loadedBytes / e.totalBytes;',
+      "  await loadModel({ url: '/m.gguf', cache: { chunkBytes: 1 << 20 }, worker: true, onProgress });",
+      '  let text = String(entries.length);',
+      "  for await (const c of await llm.chat.completions.create({ messages: [{ role: 'user', content: 'hi' }], stream: true })) {",
+      '    const chunk: ChatCompletionChunk = c;',
+      "    text += chunk.choices[0]?.delta.content ?? '';",
+      '  }',
+      '  // @ts-expect-error url is a string',
+      '  await loadModel({ url: 42 });',
+      '  // @ts-expect-error no such option',
+      "  await loadModel({ url: '/m.gguf', contextLenght: 64 });",
+      "  const r = await llm.completions.create({ prompt: 'x', max_tokens: 4 });",
+      '  // @ts-expect-error text is a string',
+      '  const n: number = r.choices[0]!.text;',
+      "  try { await llm.logits([1]); } catch (e) { if (e instanceof InpageError && e.code === 'WorkerCrashed') text += n; }",
+      '  return text;',
+      '}',
+      '',
+    ].join('\n'));
+    const { build } = await import('vite');
+    await build({ root: app, base: './', configFile: false, logLevel: 'warn', build: { outDir: `${served}dist`, emptyOutDir: true } });
+
+    // The script-tag build from the installed package on a plain HTML page: no bundler, no module script.
+    cpSync(`${pkg}dist`, `${served}static/inpage`, { recursive: true });
+    writeFileSync(`${served}static/index.html`, '<!doctype html><meta charset="utf-8"><title>static</title><script src="./inpage/inpage.iife.js"></script>\n');
+
+    const { workers, violations } = await open(page, '/node_modules/.cache/inpage-e2e-app/dist/index.html');
+    await page.waitForFunction(() => 'app' in window);
+    const { prompt, text_until_eos } = reference.prompts[4]!;
+    const r = await page.evaluate(async ({ MODEL, prompt }) => {
+      const app = (window as unknown as { app: { complete: (o: object, p: string) => Promise<{ text: string; runtime: string }>; crashCode: string } }).app;
+      return { ...(await app.complete({ url: MODEL }, prompt)), crashCode: app.crashCode };
+    }, { MODEL, prompt });
+    expect(r).toEqual({ text: text_until_eos, runtime: 'worker', crashCode: 'WorkerCrashed' });
+    // Vite emitted the worker into the app's own assets.
+    expect(workers).toHaveLength(1);
+    expect(new URL(workers[0]!).pathname).toMatch(/^\/node_modules\/\.cache\/inpage-e2e-app\/dist\/assets\/inpage\.worker-[\w-]+\.js$/);
+    expect(await violations()).toEqual([]);
+
+    const staticPage = await open(page, '/node_modules/.cache/inpage-e2e-app/static/index.html');
+    const s = await page.evaluate(async ({ MODEL, prompt }) => {
+      const inpage = (window as unknown as { inpage: { loadModel: (o: object) => Promise<any> } }).inpage;
+      const llm = await inpage.loadModel({ url: MODEL });
+      const text = (await llm.completions.create({ prompt, max_tokens: 32, temperature: 0 })).choices[0].text;
+      const runtime = llm.info.runtime;
+      await llm.unload();
+      return { text, runtime };
+    }, { MODEL, prompt });
+    expect(s).toEqual({ text: text_until_eos, runtime: 'worker' });
+    expect(staticPage.workers.map((u) => new URL(u).pathname)).toEqual(['/node_modules/.cache/inpage-e2e-app/static/inpage/inpage.worker.js']);
+    expect(await staticPage.violations()).toEqual([]);
+
+    // Typecheck the app against the package's types, strictly (skipLibCheck off, so the .d.ts files are
+    // checked too), with the package's declared dependencies present as an install would have them.
+    for (const dep of Object.keys(manifest.dependencies)) {
+      mkdirSync(dirname(`${app}node_modules/${dep}`), { recursive: true });
+      symlinkSync(`${repo}node_modules/${dep}`, `${app}node_modules/${dep}`, 'dir');
+    }
+    writeFileSync(`${app}tsconfig.json`, JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM', 'DOM.Iterable'],
+        strict: true, noEmit: true, skipLibCheck: false, types: [],
+      },
+      include: ['main.ts', 'types.ts'],
+    }));
+    const tsc = spawnSync(process.execPath, [`${repo}node_modules/typescript/bin/tsc`, '-p', app], { encoding: 'utf8' });
+    expect(`${tsc.stdout}${tsc.stderr}`).toBe('');
+    expect(tsc.status).toBe(0);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

@@ -2,6 +2,10 @@
  * inpage's public API. Everything a page imports comes from here (and, for the script-tag build, is put on
  * `globalThis.inpage`).
  */
+// The public types name WebGPU's (GPU, GPUDevice, …), which TypeScript's DOM library does not declare yet:
+// the package depends on @webgpu/types, and this directive (kept in dist/types/index.d.ts) loads them in
+// the consumer's program.
+/// <reference types="@webgpu/types" preserve="true" />
 import { acquireGpu, type AcquireGpuOptions, type GpuCapabilities } from './gpu';
 
 export * from './errors';

@@ -1,0 +1,245 @@
+/**
+ * Weight-cache benchmark: `npm run bench:cache [-- options]` (part of `npm run bench`). IndexedDB is a
+ * browser thing, so this drives Debian's Chromium (the launch options of playwright.config.ts: WebGPU on
+ * SwiftShader) against scripts/serve.mjs on 127.0.0.1, with the library from dist/ (run `npm run build` first).
+ *
+ * The file: a synthetic llama model (Q8_0, ~70 MiB, seeded random weights), written once to bench/.cache/.
+ * In interleaved rounds, in one page (so every row sees the same background load on the shared cores):
+ *  - plain fetch: `fetch(url)` and the whole body read (`arrayBuffer()`), the baseline;
+ *  - download through the cache: `cache.prefetch(url)` on an empty cache (Range request, chunking,
+ *    SHA-256 of every chunk, IndexedDB writes);
+ *  - IndexedDB read: every chunk record of the entry read back (one transaction per chunk, Blob → bytes,
+ *    as the cache reads them), with no hashing;
+ *  - GPU upload: the file's bytes written to storage buffers (≤ 128 MiB each) in 4 MiB writeBuffer calls,
+ *    as the engine streams weights, until the queue has done the work;
+ *  - cached reload: `loadModel({ url, worker: false })` with the entry complete, to 'ready';
+ *    and, for context, the same from the bytes in memory (no cache) and with the default worker.
+ * Checks: the fetched bytes' SHA-256 and the cached chunks' SHA-256 (concatenated) equal the file's
+ * (computed in Node); a reload makes no request for the model and its greedy text equals that of the model
+ * loaded from memory; the GPU buffers read back equal the file (first round).
+ * Targets (the runtime issue): download through the cache ≥ 90% of plain fetch throughput; cached reload
+ * to ready ≤ 1.5 × (IndexedDB read + GPU upload). Results: bench/results/cache.md and cache.json.
+ *
+ * Options: --rounds N (default 3), --mib N (approximate model size, default 72), --port N.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { chromium, type Page } from '@playwright/test';
+import playwrightConfig from '../playwright.config';
+import { makeSyntheticModel } from '../test/reference/gguf_writer';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const CACHE_DIR = new URL('./.cache/', import.meta.url).pathname;
+/** Bump when the generator changes, so a stale cache file is not reused. */
+const MODEL_VERSION = 1;
+
+interface Options {
+  rounds: number;
+  mib: number;
+  port: number;
+}
+
+function parseOptions(args: string[]): Options {
+  const int = (name: string, fallback: number) => {
+    const at = args.indexOf(name);
+    if (at < 0) return fallback;
+    const n = Number(args[at + 1]);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer, got ${args[at + 1]}`);
+    return n;
+  };
+  return { rounds: int('--rounds', 3), mib: int('--mib', 72), port: int('--port', 4191) };
+}
+
+/** The synthetic model: llama, d=1024, 16 heads of 64, Q8_0 weights; layers enough for ~`mib` MiB. */
+function modelFile(mib: number): { path: string; sha256: string; size: number } {
+  const layers = Math.max(1, Math.round((mib * 2 ** 20) / 12.3e6));
+  const path = `${CACHE_DIR}cache-bench-llama-q8_0-${layers}l-v${MODEL_VERSION}.gguf`;
+  if (!existsSync(path)) {
+    mkdirSync(CACHE_DIR, { recursive: true });
+    // The directory ignores itself, so the cache files never show up in git.
+    if (!existsSync(`${CACHE_DIR}.gitignore`)) writeFileSync(`${CACHE_DIR}.gitignore`, '*\n');
+    console.log(`writing the synthetic ${layers}-layer model to ${path} (once) ...`);
+    const m = makeSyntheticModel({
+      architecture: 'llama', nLayers: layers, dModel: 1024, nHeads: 16, nKvHeads: 4, dFf: 2816, contextLength: 256,
+      weightType: 'Q8_0', seed: 7,
+    });
+    writeFileSync(`${path}.tmp`, m.bytes);
+    renameSync(`${path}.tmp`, path);
+  }
+  const bytes = readFileSync(path);
+  return { path, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+}
+
+async function startServer(port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [`${ROOT}scripts/serve.mjs`, ROOT, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`scripts/serve.mjs exited (code ${code}); is port ${port} taken? (--port N)`)));
+    child.stdout!.once('data', () => resolve());
+  });
+  return child;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * Runs `name` from bench/cache_page.js (the code that runs in the page, plain JavaScript loaded by URL: this
+ * file goes through Vite's module runner, which rewrites import() in functions given to page.evaluate).
+ */
+function inPage<T>(page: Page, name: string, arg: unknown): Promise<T> {
+  return page.evaluate(`import('/bench/cache_page.js').then((m) => m.${name}(${JSON.stringify(arg)}))`) as Promise<T>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+interface Loaded {
+  ms: number;
+  text: string;
+  phases: string[];
+  runtime: string;
+}
+
+interface Round {
+  fetchMs: number;
+  cacheMs: number;
+  idbReadMs: number;
+  uploadMs: number;
+  reloadMs: number;
+  bytesLoadMs: number;
+  workerReloadMs: number;
+}
+
+export async function main({ args }: { args: string[] }): Promise<void> {
+  const o = parseOptions(args);
+  if (!existsSync(`${ROOT}dist/inpage.js`)) throw new Error('dist/inpage.js is missing: run `npm run build` first');
+  const file = modelFile(o.mib);
+  const url = `/${file.path.slice(ROOT.length)}`;
+  console.log(`model: ${url} (${(file.size / 2 ** 20).toFixed(1)} MiB)`);
+  const loadBefore = loadavg();
+  const server = await startServer(o.port);
+  const launch = playwrightConfig.use?.launchOptions ?? {};
+  const browser = await chromium.launch({ ...launch, executablePath: process.env.CHROMIUM_PATH ?? launch.executablePath });
+  const failures: string[] = [];
+  const check = (ok: boolean, what: string) => {
+    if (!ok) failures.push(what);
+  };
+  const rounds: Round[] = [];
+  let adapter = '';
+  let modelRequests = 0;
+  let referenceText = '';
+  try {
+    const page: Page = await browser.newPage();
+    page.on('request', (r) => {
+      if (r.url().endsWith(url)) modelRequests++;
+    });
+    await page.goto(`http://127.0.0.1:${o.port}/e2e/pages/esm.html`);
+    adapter = await page.evaluate(async () => {
+      const a = await navigator.gpu.requestAdapter();
+      return a ? `${a.info.vendor} ${a.info.architecture} ${a.info.description}`.trim() : 'none';
+    });
+    const mine = await inPage<Loaded>(page, 'load', { url, how: 'bytes' });
+    referenceText = mine.text;
+    for (let i = 0; i < o.rounds; i++) {
+      const f = await inPage<{ ms: number; bytes: number; sha256: string }>(page, 'plainFetch', url);
+      check(f.bytes === file.size && f.sha256 === file.sha256, `round ${i}: fetched bytes differ from the file`);
+      const c = await inPage<{ ms: number; entry: { size: number; complete: boolean }; sha256: string }>(page, 'cacheDownload', url);
+      check(c.entry.complete && c.entry.size === file.size && c.sha256 === file.sha256, `round ${i}: cached chunks differ from the file`);
+      const r = await inPage<{ ms: number; bytes: number }>(page, 'idbRead', url);
+      check(r.bytes === file.size, `round ${i}: IndexedDB read ${r.bytes} of ${file.size} bytes`);
+      const u = await inPage<{ ms: number; matches?: boolean }>(page, 'gpuUpload', { url, check: i === 0 });
+      if (i === 0) check(u.matches === true, 'the GPU buffers read back differ from the file');
+      const before = modelRequests;
+      const reload = await inPage<Loaded>(page, 'load', { url, how: 'cache' });
+      check(modelRequests === before, `round ${i}: the cached reload made ${modelRequests - before} request(s) for the model`);
+      check(reload.text === referenceText, `round ${i}: cached reload text ${JSON.stringify(reload.text)} ≠ ${JSON.stringify(referenceText)}`);
+      check(reload.phases.includes('cache-read') && !reload.phases.includes('download'), `round ${i}: reload phases ${reload.phases.join(',')}`);
+      const bytesLoad = await inPage<Loaded>(page, 'load', { url, how: 'bytes' });
+      check(bytesLoad.text === referenceText, `round ${i}: in-memory load text differs`);
+      const w = await inPage<Loaded>(page, 'load', { url, how: 'worker' });
+      check(w.text === referenceText && w.runtime === 'worker', `round ${i}: worker reload: ${w.runtime}, text ${JSON.stringify(w.text)}`);
+      const round = { fetchMs: f.ms, cacheMs: c.ms, idbReadMs: r.ms, uploadMs: u.ms, reloadMs: reload.ms, bytesLoadMs: bytesLoad.ms, workerReloadMs: w.ms };
+      rounds.push(round);
+      console.log(`round ${i + 1}/${o.rounds}: ${Object.entries(round).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+    }
+    await inPage(page, 'clearCache', null);
+  } finally {
+    await browser.close();
+    server.kill();
+  }
+  writeResults({ file, url, adapter, rounds, failures, referenceText, load: { cpus: availableParallelism(), before: loadBefore, after: loadavg() } });
+  // bench/run.mjs exits 0 after main returns: a failed check must throw to fail the command.
+  if (failures.length) throw new Error(`checks failed:\n  ${failures.join('\n  ')}`);
+}
+
+interface Report {
+  file: { path: string; sha256: string; size: number };
+  url: string;
+  adapter: string;
+  rounds: Round[];
+  failures: string[];
+  referenceText: string;
+  load: { cpus: number; before: number[]; after: number[] };
+}
+
+function writeResults(rep: Report): void {
+  const m = (k: keyof Round) => median(rep.rounds.map((r) => r[k]));
+  const mibs = (ms: number) => rep.file.size / 2 ** 20 / (ms / 1000);
+  const fetchMs = m('fetchMs');
+  const cacheMs = m('cacheMs');
+  // The ratio per round (each round's two downloads ran back to back), then the median.
+  const downloadRatio = median(rep.rounds.map((r) => r.fetchMs / r.cacheMs));
+  const reloadRatio = median(rep.rounds.map((r) => r.reloadMs / (r.idbReadMs + r.uploadMs)));
+  const targets = {
+    download: { ratio: downloadRatio, target: 0.9, met: downloadRatio >= 0.9 },
+    reload: { ratio: reloadRatio, target: 1.5, met: reloadRatio <= 1.5 },
+  };
+  const mib = (rep.file.size / 2 ** 20).toFixed(1);
+  const row = (what: string, k: keyof Round, note: string) => `| ${what} | ${m(k).toFixed(0)} | ${mibs(m(k)).toFixed(0)} | ${rep.rounds.map((r) => r[k].toFixed(0)).join(', ')} | ${note} |`;
+  const L = [
+    '# Weight cache benchmarks',
+    '',
+    `Written by \`npm run bench:cache\` on ${new Date().toISOString()}. Chromium (Debian) with WebGPU on ${rep.adapter} (software); ` +
+      `the file served by scripts/serve.mjs on 127.0.0.1; the library from dist/. ${rep.load.cpus} CPU cores, shared (load average ` +
+      `${rep.load.before[0]!.toFixed(1)} at the start, ${rep.load.after[0]!.toFixed(1)} at the end): absolute times say little, ratios taken in the same round mean more.`,
+    '',
+    `File: \`${rep.url}\`, a synthetic llama model (Q8_0, seeded random weights), ${mib} MiB, SHA-256 \`${rep.file.sha256.slice(0, 16)}…\`. ` +
+      `${rep.rounds.length} interleaved rounds; medians.`,
+    '',
+    '## Targets',
+    '',
+    '| target | measured | goal | met |',
+    '| --- | ---: | ---: | --- |',
+    `| download through the cache, throughput ÷ plain fetch's | ${(100 * downloadRatio).toFixed(0)}% | ≥ 90% | ${targets.download.met ? 'yes' : '**no**'} |`,
+    `| cached reload to ready ÷ (IndexedDB read + GPU upload) | ${reloadRatio.toFixed(2)}× | ≤ 1.5× | ${targets.reload.met ? 'yes' : '**no**'} |`,
+    '',
+    '## Measurements',
+    '',
+    '| what | ms (median) | MiB/s | rounds (ms) | checked |',
+    '| --- | ---: | ---: | --- | --- |',
+    row('plain fetch (`fetch` + `arrayBuffer()`)', 'fetchMs', "SHA-256 of the bytes = the file's"),
+    row('download through the cache (`cache.prefetch`, empty cache)', 'cacheMs', "entry complete; SHA-256 of the stored chunks = the file's"),
+    row('IndexedDB read of every chunk (no hashing)', 'idbReadMs', 'bytes read = file size'),
+    row('GPU upload (4 MiB `writeBuffer`s, until the queue is done)', 'uploadMs', 'buffers read back = the file (round 1)'),
+    row("cached reload, `loadModel({ url, worker: false })` to ready", 'reloadMs', `no model request; greedy text = the in-memory load's`),
+    row("in-memory load, `loadModel({ bytes, worker: false })` to ready", 'bytesLoadMs', 'greedy text (the reference of the rows above)'),
+    row('cached reload in the default worker, `loadModel({ url })` to ready', 'workerReloadMs', "runtime 'worker'; greedy text = the in-memory load's"),
+    '',
+    `Fetch ${mibs(fetchMs).toFixed(0)} MiB/s against ${mibs(cacheMs).toFixed(0)} MiB/s through the cache. ` +
+      `A cached reload verifies every chunk's SHA-256 as it reads it, parses the header, acquires a device and creates the model's buffers besides reading and uploading; ` +
+      `the in-memory load shows what loading costs with no cache at all.`,
+    '',
+    rep.failures.length ? `**Checks failed:** ${rep.failures.join('; ')}` : 'All checks passed.',
+    '',
+  ];
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL('cache.md', dir), L.join('\n'));
+  writeFileSync(new URL('cache.json', dir), JSON.stringify({ ...rep, date: new Date().toISOString(), targets, fileBytes: statSync(rep.file.path).size }, null, 2) + '\n');
+  console.log(L.join('\n'));
+  console.log('wrote bench/results/cache.md and cache.json');
+}

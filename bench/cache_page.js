@@ -1,0 +1,136 @@
+// The browser side of bench/cache.ts: each export is one measurement, run in a page served by
+// scripts/serve.mjs, with the library from /dist/inpage.js. Times are performance.now() differences in ms;
+// the checks' inputs (digests, byte counts, texts) are returned for bench/cache.ts to compare.
+
+const inpage = () => import('/dist/inpage.js');
+
+async function sha256Hex(bytes) {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return [...d].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open('inpage-cache');
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+function request(r) {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+/** The key range of every chunk record of `url` (see src/runtime/cache/store.ts). */
+const chunksOf = (url) => {
+  const abs = new URL(url, location.href).href;
+  return IDBKeyRange.bound(['c', abs], ['c', abs, []]);
+};
+
+/** Plain fetch of the whole file; the bytes are hashed after the clock stops. */
+export async function plainFetch(url) {
+  const t0 = performance.now();
+  const r = await fetch(url, { cache: 'no-store' });
+  const buf = await r.arrayBuffer();
+  const ms = performance.now() - t0;
+  return { ms, bytes: buf.byteLength, sha256: await sha256Hex(buf) };
+}
+
+/** cache.prefetch on an empty cache; then the stored chunk records, concatenated, are hashed (not timed). */
+export async function cacheDownload(url) {
+  const { cache } = await inpage();
+  await cache.clear();
+  const t0 = performance.now();
+  const entry = await cache.prefetch(url);
+  const ms = performance.now() - t0;
+  const db = await openDb();
+  const blobs = await request(db.transaction('weights').objectStore('weights').getAll(chunksOf(url)));
+  db.close();
+  const all = await new Blob(blobs).arrayBuffer();
+  return { ms, entry: { size: entry.size, complete: entry.complete, chunks: entry.chunks }, sha256: await sha256Hex(all) };
+}
+
+/** Every chunk record read back, one transaction each and in order (as the cache reads them), no hashing. */
+export async function idbRead(url) {
+  const db = await openDb();
+  const keys = await request(db.transaction('weights').objectStore('weights').getAllKeys(chunksOf(url)));
+  const t0 = performance.now();
+  let bytes = 0;
+  for (const key of keys) {
+    const blob = await request(db.transaction('weights').objectStore('weights').get(key));
+    bytes += (await blob.arrayBuffer()).byteLength;
+  }
+  const ms = performance.now() - t0;
+  db.close();
+  return { ms, bytes };
+}
+
+/**
+ * The file's bytes (fetched first, not timed) written to storage buffers of at most 128 MiB in 4 MiB
+ * writeBuffer calls, as the engine streams weights, until the queue has done the work. With `check`, the
+ * buffers are read back and compared with the bytes (every 4093rd byte and the last).
+ */
+export async function gpuUpload({ url, check }) {
+  const bytes = new Uint8Array(await (await fetch(url, { cache: 'no-store' })).arrayBuffer());
+  const adapter = await navigator.gpu.requestAdapter();
+  const device = await adapter.requestDevice();
+  const MAX = 128 << 20;
+  const PIECE = 4 << 20;
+  const size = bytes.length - (bytes.length % 4);
+  const t0 = performance.now();
+  const buffers = [];
+  for (let at = 0; at < size; at += MAX) {
+    const n = Math.min(MAX, size - at);
+    const b = device.createBuffer({ size: n, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+    for (let o = 0; o < n; o += PIECE) device.queue.writeBuffer(b, o, bytes, at + o, Math.min(PIECE, n - o));
+    buffers.push(b);
+  }
+  await device.queue.onSubmittedWorkDone();
+  const ms = performance.now() - t0;
+  let matches;
+  if (check) {
+    matches = true;
+    for (let i = 0; i < buffers.length; i++) {
+      const n = buffers[i].size;
+      const read = device.createBuffer({ size: n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const enc = device.createCommandEncoder();
+      enc.copyBufferToBuffer(buffers[i], 0, read, 0, n);
+      device.queue.submit([enc.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      const got = new Uint8Array(read.getMappedRange());
+      const want = bytes.subarray(i * MAX, i * MAX + n);
+      for (let k = 0; k < n; k += 4093) if (got[k] !== want[k]) matches = false;
+      if (got[n - 1] !== want[n - 1]) matches = false;
+      read.destroy();
+    }
+  }
+  device.destroy();
+  return { ms, bytes: size, matches };
+}
+
+/**
+ * loadModel to ready (its promise resolving), then one greedy completion for the check. how: 'cache' (a
+ * URL through the cache, in this thread), 'bytes' (from memory, no cache), 'worker' (a URL, default runtime).
+ */
+export async function load({ url, how }) {
+  const { loadModel } = await inpage();
+  const phases = new Set();
+  const onProgress = (e) => phases.add(e.phase);
+  let options;
+  if (how === 'bytes') options = { bytes: new Uint8Array(await (await fetch(url, { cache: 'no-store' })).arrayBuffer()), worker: false };
+  else options = { url, cache: true, ...(how === 'worker' ? {} : { worker: false }) };
+  const t0 = performance.now();
+  const llm = await loadModel({ ...options, onProgress });
+  const ms = performance.now() - t0;
+  const text = (await llm.completions.create({ prompt: 'The cache', max_tokens: 8, temperature: 0 })).choices[0].text;
+  const runtime = llm.info.runtime;
+  await llm.unload();
+  return { ms, text, phases: [...phases], runtime };
+}
+
+export async function clearCache() {
+  await (await inpage()).cache.clear();
+}
