@@ -23,6 +23,22 @@ export interface HfTokenizerOptions {
   eosIds: readonly number[];
 }
 
+/** Everything an HfTokenizer is built from, as plain data (it crosses the worker boundary). */
+export interface HfTokenizerSpec {
+  json: object;
+  config: HfTokenizerConfig;
+  options: HfTokenizerOptions;
+}
+
+/** The metadata key an ONNX model's tokenizer travels under to the page (src/runtime/client.ts). */
+export const HF_TOKENIZER_KEY = 'tokenizer.huggingface';
+
+/** The page's copy of a worker-side ONNX model's tokenizer; undefined for GGUF metadata. */
+export function hfTokenizerFromMetadata(metadata: Record<string, unknown>): HfTokenizer | undefined {
+  const spec = metadata[HF_TOKENIZER_KEY] as HfTokenizerSpec | undefined;
+  return spec ? new HfTokenizer(spec.json, spec.config, spec.options) : undefined;
+}
+
 export function tokenText(t: HfTokenizerConfig['bos_token']): string | undefined {
   if (t === null || t === undefined) return undefined;
   return typeof t === 'string' ? t : t.content;

@@ -9,14 +9,15 @@
  */
 import { InvalidArgumentError } from '../../errors';
 import type { LoadProgressEvent } from '../../llm/load_model';
+import { GenerationSession } from '../../llm/generate';
 import { LanguageModel, type LanguageModelParts, type ModelInfo } from '../../llm/language_model';
 import { ChatTemplate, type ChatFallback } from '../../tokenizer/chat';
 import { chooseBackend, describeAdapter, type BackendChoice } from '../choose';
-import { HfTokenizer, tokenText, type HfTokenizerConfig } from './hf_tokenizer';
+import { HfTokenizer, tokenText, type HfTokenizerConfig, type HfTokenizerSpec } from './hf_tokenizer';
 import { kvTypeFor, modelFileFor, OnnxFolder, onnxModelConfig, type FolderReadOptions, type OnnxDtype, type OnnxFolderFiles } from './onnx_folder';
 import { OrtDecoder } from './ort_decoder';
 import { loadOrt, type OrtRuntimeOptions } from './ort_runtime';
-import { OrtSession } from './ort_session';
+import { OrtEngine } from './ort_engine';
 
 export type { OnnxDtype, OnnxFolderFiles };
 
@@ -48,6 +49,8 @@ export interface OnnxLoadHooks {
   open?: FolderReadOptions['open'];
   /** A choice already made by the caller (loadModel's routing), so adapters are not asked twice. */
   choice?: BackendChoice;
+  /** Receives what the tokenizer is built from (the worker runtime sends it to the page). */
+  onTokenizer?: (spec: HfTokenizerSpec) => void;
 }
 
 export async function loadOnnxModel(options: LoadOnnxModelOptions, hooks: OnnxLoadHooks = {}): Promise<LanguageModel> {
@@ -98,7 +101,9 @@ export async function loadOnnxModel(options: LoadOnnxModelOptions, hooks: OnnxLo
     });
 
     const tokCfg = (tokenizerConfig ?? {}) as HfTokenizerConfig;
-    const tokenizer = new HfTokenizer(tokenizerJson, tokCfg, { vocabSize: cfg.vocabSize, bosId: cfg.bosId, eosIds: cfg.eosIds });
+    const spec: HfTokenizerSpec = { json: tokenizerJson, config: tokCfg, options: { vocabSize: cfg.vocabSize, bosId: cfg.bosId, eosIds: cfg.eosIds } };
+    const tokenizer = new HfTokenizer(spec.json, spec.config, spec.options);
+    hooks.onTokenizer?.(spec);
     const templateSource = chatTemplateOf(tokCfg);
     let chat: ChatTemplate | undefined;
     const renderChat: LanguageModelParts['renderChat'] = (messages) => {
@@ -111,11 +116,11 @@ export async function loadOnnxModel(options: LoadOnnxModelOptions, hooks: OnnxLo
       return chat.render(messages as unknown as Parameters<ChatTemplate["render"]>[0], { addGenerationPrompt: true });
     };
 
-    const session = new OrtSession(decoder, contextLength, Math.min(options.prefillChunk ?? 128, contextLength));
+    const session = new GenerationSession(new OrtEngine(decoder, contextLength, Math.min(options.prefillChunk ?? 128, contextLength)));
     const info: ModelInfo = {
       name: cfg.name,
       architecture: cfg.modelType,
-      backend: choice.backend as ModelInfo['backend'],
+      backend: choice.backend,
       backendReason: choice.reason,
       precision: kvType === 'float16' ? 'f16' : 'f32',
       adapter: gpuKv ? (choice.adapter ? describeAdapter(choice.adapter) : 'onnxruntime-web WebGPU') : `onnxruntime-web WASM (${ort.env.wasm.numThreads ?? 1} threads)`,
@@ -131,13 +136,7 @@ export async function loadOnnxModel(options: LoadOnnxModelOptions, hooks: OnnxLo
       hasChatTemplate: templateSource !== undefined,
     };
     onProgress({ phase: 'ready', loadedBytes: weightBytes, totalBytes: weightBytes, message: `ready (${choice.backend}: ${choice.reason})` });
-    return new LanguageModel({
-      session: session as unknown as LanguageModelParts['session'],
-      tokenizer,
-      renderChat,
-      info,
-      destroy: () => decoder.dispose(),
-    } as unknown as LanguageModelParts);
+    return new LanguageModel({ session, tokenizer, renderChat, info, destroy: () => decoder.dispose() });
   } finally {
     folder.close();
   }
