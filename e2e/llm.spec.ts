@@ -14,7 +14,8 @@ test('greedy continuations in the browser equal the exact reference', async ({ p
   const prompts = reference.prompts.map((p) => p.prompt);
   const texts = await page.evaluate(async (prompts) => {
     const inpage = await import('/dist/inpage.js' as string);
-    const llm = await inpage.loadModel({ url: '/public/models/fortunes-1.8m-q4_0.gguf' });
+    // Our kernels, asked for by name: on SwiftShader 'auto' would pick onnxruntime-web's WASM (src/backends/choose.ts).
+    const llm = await inpage.loadModel({ url: '/public/models/fortunes-1.8m-q4_0.gguf', backend: 'webgpu' });
     const out: string[] = [];
     for (const prompt of prompts) {
       const r = await llm.completions.create({ prompt, max_tokens: 32, temperature: 0 });

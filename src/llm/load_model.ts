@@ -44,9 +44,10 @@ export interface LoadModelOptions extends OrtRuntimeOptions {
   bytes?: Uint8Array;
   /**
    * 'webgpu' (our kernels) or 'wasm' (the GGUF exported to ONNX and run on onnxruntime-web's WASM execution
-   * provider: src/backends/ort/load_ort_model.ts). 'auto' means 'webgpu' for now.
+   * provider: src/backends/ort/load_ort_model.ts). The runtime resolves 'auto' (src/backends/choose.ts) before
+   * calling here; 'ort-webgpu' is for ONNX folders.
    */
-  backend?: 'auto' | 'webgpu' | 'wasm';
+  backend?: 'auto' | 'webgpu' | 'ort-webgpu' | 'wasm';
   /**
    * Run the engine in a Web Worker. Decided by src/runtime/load.ts (default: yes in browsers, unless a `gpu`
    * is injected); by the time this module runs, it is already on the thread it will stay on.
@@ -154,7 +155,8 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
     name: typeof file.metadata['general.name'] === 'string' ? (file.metadata['general.name'] as string) : config.architecture,
     architecture: config.architecture,
     backend: 'webgpu',
-    backendReason: options.backend === 'webgpu' ? 'requested' : 'WebGPU adapter available (the onnxruntime fallback is not built yet)',
+    // The runtime states its own choice (src/backends/load_backend.ts); these are for direct calls.
+    backendReason: options.backend === 'webgpu' ? 'requested' : options.gpu ? 'a GPU was passed in' : 'WebGPU (loaded without the runtime\'s backend choice)',
     precision: gpu.precision,
     adapter: [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') + (a.isFallbackAdapter ? ' (software)' : ''),
     contextLength,

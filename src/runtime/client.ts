@@ -17,6 +17,7 @@ import type { ChatCompletionRequest, CompletionRequest } from '../llm/api_types'
 import type { LanguageModel as EngineLanguageModel, ModelTokenizer } from '../llm/language_model';
 import type { LoadProgressEvent } from '../llm/load_model';
 import type { RuntimeLoadOptions } from './engine_load';
+import { hfTokenizerFromMetadata } from '../backends/ort/hf_tokenizer';
 import { createTokenizer } from '../tokenizer';
 import {
   abortReasonOf,
@@ -265,8 +266,9 @@ export class RemoteLanguageModel implements LanguageModel {
  * pages never tokenize), then used directly. Every member of the engine's tokenizer is there.
  */
 function lazyTokenizer(metadata: Record<string, unknown>): ModelTokenizer {
-  let tokenizer: ReturnType<typeof createTokenizer> | undefined;
-  const get = () => (tokenizer ??= createTokenizer(metadata));
+  let tokenizer: ModelTokenizer | undefined;
+  // An ONNX model sends its tokenizer.json instead of GGUF metadata (src/backends/ort/hf_tokenizer.ts).
+  const get = () => (tokenizer ??= hfTokenizerFromMetadata(metadata) ?? createTokenizer(metadata));
   return new Proxy({} as ModelTokenizer, {
     get(_, key) {
       const t = get() as unknown as Record<PropertyKey, unknown>;

@@ -5,10 +5,12 @@
  */
 import { loadModelFrom, modelSourceOf, type LoadModelOptions as EngineOptions } from '../llm/load_model';
 import type { LanguageModel } from '../llm/language_model';
+import { loadOnBackend, type BackendOptions } from '../backends/load_backend';
+import type { ByteSource } from '../formats/byte_source';
 import { openModelSource, type CacheSetting } from './cache';
 
 /** The engine's options plus the runtime's own: where the weights are kept. */
-export interface RuntimeLoadOptions extends EngineOptions {
+export interface RuntimeLoadOptions extends EngineOptions, BackendOptions {
   /**
    * Keep a URL's file in the IndexedDB weight cache (verified chunks; interrupted downloads resume) so the
    * next load reads it from the browser with no download. 'auto' (default): cache http(s) URLs where
@@ -23,17 +25,26 @@ export async function loadEngine(
   onMetadata?: (metadata: Record<string, unknown>) => void,
 ): Promise<LanguageModel> {
   const onProgress = options.onProgress ?? (() => {});
-  const opened = await openModelSource(modelSourceOf(options), options.cache, {
-    signal: options.signal,
-    onProgress: (e) => onProgress({ phase: e.phase, loadedBytes: e.loadedBytes, totalBytes: e.totalBytes, rate: e.rate, etaSeconds: e.etaSeconds, message: e.url }),
-  });
-  const { cached } = opened;
-  try {
-    return await loadModelFrom(opened.source, options, {
-      whenComplete: cached && (() => cached.whenComplete()),
-      onMetadata,
+  const open = async (source: ByteSource) => {
+    const opened = await openModelSource(source, options.cache, {
+      signal: options.signal,
+      onProgress: (e) => onProgress({ phase: e.phase, loadedBytes: e.loadedBytes, totalBytes: e.totalBytes, rate: e.rate, etaSeconds: e.etaSeconds, message: e.url }),
     });
-  } finally {
-    cached?.close(); // stops the download on failure; frees the chunks held in memory
-  }
+    const { cached } = opened;
+    return { source: opened.source, whenComplete: cached && (() => cached.whenComplete()), close: () => cached?.close() };
+  };
+  // The backend (our kernels or onnxruntime-web) and the format (GGUF or an ONNX folder) are chosen there;
+  // `native` is our engine on a GGUF file.
+  return loadOnBackend(options, {
+    open,
+    onMetadata,
+    native: async (engineOptions) => {
+      const opened = await open(modelSourceOf(options));
+      try {
+        return await loadModelFrom(opened.source, engineOptions, { whenComplete: opened.whenComplete, onMetadata });
+      } finally {
+        opened.close(); // stops the download on failure; frees the chunks held in memory
+      }
+    },
+  });
 }

@@ -1,0 +1,107 @@
+/**
+ * loadModel's routing below the runtime: which format the options name (a GGUF file, or an optimum /
+ * transformers.js ONNX folder), which backend runs it (./choose.ts), and the loader for that pair:
+ *
+ *   GGUF + 'webgpu'              our kernels     } src/llm/load_model.ts, passed in by the runtime as `native`
+ *   GGUF + 'wasm'                exported to ONNX } (onnxruntime-web: ./ort/load_ort_model.ts)
+ *   ONNX + 'wasm' | 'ort-webgpu'  ./ort/onnx_model.ts
+ *
+ * A `gpu` passed in (Node) counts as asking for WebGPU. The choice is stated in a progress event and in
+ * `llm.info.backend` / `backendReason`. With 'auto', a GGUF
+ * file whose weight types or shapes our kernels refuse (ModelFileError before any GPU work) goes to WASM;
+ * an explicit 'webgpu' reports that as BackendUnavailableError instead.
+ */
+import { BackendUnavailableError, ModelFileError } from '../errors';
+import type { ByteSource } from '../formats/byte_source';
+import type { LanguageModel } from '../llm/language_model';
+import type { LoadModelOptions as EngineOptions } from '../llm/load_model';
+import { chooseBackend, type BackendChoice, type BackendRequest, type ModelFormat } from './choose';
+import { HF_TOKENIZER_KEY } from './ort/hf_tokenizer';
+import type { OpenedFile } from './ort/onnx_folder';
+import { loadOnnxModel, type OnnxDtype, type OnnxFolderFiles } from './ort/onnx_model';
+import type { OrtRuntimeOptions } from './ort/ort_runtime';
+
+/** loadModel's options that concern formats and backends. */
+export interface BackendOptions extends OrtRuntimeOptions {
+  /**
+   * 'auto' (default): our WebGPU kernels on a hardware adapter for models they run, else onnxruntime-web
+   * on WASM (ONNX folders: onnxruntime-web on WebGPU, else WASM). See src/backends/choose.ts.
+   */
+  backend?: BackendRequest;
+  /** 'onnx': `url` is an optimum / transformers.js folder. Default: ONNX when `files` is given or `url` ends in '/', else GGUF. */
+  format?: ModelFormat;
+  /** An ONNX folder's files by path ('config.json', 'onnx/model.onnx', …). */
+  files?: OnnxFolderFiles;
+  /** ONNX: which weights file (transformers.js dtype names). Default fp32. */
+  dtype?: OnnxDtype;
+  /** ONNX: a model file path inside the folder, instead of the one dtype names. */
+  modelFile?: string;
+}
+
+export interface BackendIo {
+  /** Opens a file through the runtime (the IndexedDB weight cache for URLs). */
+  open: (source: ByteSource) => Promise<OpenedFile>;
+  /** The tokenizer's metadata, for a page-side copy (the worker runtime). */
+  onMetadata?: (metadata: Record<string, unknown>) => void;
+  /** The engine on a GGUF file (the runtime's loader; src/llm/load_model.ts runs options.backend 'webgpu' or 'wasm'). */
+  native: (options: EngineOptions) => Promise<LanguageModel>;
+}
+
+export function modelFormatOf(o: Pick<BackendOptions, 'format' | 'files'> & { url?: string }): ModelFormat {
+  if (o.format) return o.format;
+  if (o.files !== undefined) return 'onnx';
+  return o.url !== undefined && /\/(\?.*)?$/.test(o.url) ? 'onnx' : 'gguf';
+}
+
+export async function loadOnBackend(options: EngineOptions & BackendOptions, io: BackendIo): Promise<LanguageModel> {
+  const onProgress = options.onProgress ?? (() => {});
+  const format = modelFormatOf(options);
+  const gpu = options.gpu;
+  const acquired = gpu !== undefined && 'device' in gpu;
+  let choice: BackendChoice;
+  // A GPU passed in (Node's `webgpu` package, or a device already acquired) is the caller choosing WebGPU:
+  // 'auto' then means our kernels on it, whatever the adapter (as 'webgpu' would).
+  const requested = options.backend ?? 'auto';
+  if (gpu !== undefined && requested === 'auto' && format === 'gguf') {
+    choice = acquired
+      ? { backend: 'webgpu', reason: 'a GPU was passed in' }
+      : { ...(await chooseBackend({ requested: 'webgpu', format, gpu: gpu as GPU })), reason: 'a GPU was passed in' };
+  } else {
+    choice = await chooseBackend({ requested, format, gpu: acquired ? undefined : (gpu as GPU | undefined) });
+  }
+  const state = (c: BackendChoice) => onProgress({ phase: 'metadata', loadedBytes: 0, totalBytes: 0, message: `backend ${c.backend}: ${c.reason}` });
+  state(choice);
+
+  if (format === 'onnx') {
+    return loadOnnxModel(
+      { ...options, url: options.url, files: options.files, backend: choice.backend as 'wasm' | 'ort-webgpu', gpu: undefined },
+      {
+        choice,
+        open: (url) => io.open({ url }),
+        onTokenizer: io.onMetadata && ((spec) => io.onMetadata!({ [HF_TOKENIZER_KEY]: spec })),
+      },
+    );
+  }
+
+  if (choice.backend === 'ort-webgpu') {
+    // TODO(ort): the GGUF→ONNX loader (src/llm/load_model.ts → ./ort/load_ort_model.ts) runs the WASM EP only.
+    throw new BackendUnavailableError('ort-webgpu', "a GGUF file runs on onnxruntime-web's WASM execution provider only for now: use backend 'wasm', 'webgpu' or 'auto'");
+  }
+  const run = async (c: BackendChoice) => {
+    const llm = await io.native({ ...options, backend: c.backend });
+    Object.assign(llm.info, { backend: c.backend, backendReason: c.reason });
+    return llm;
+  };
+  if (choice.backend === 'webgpu') {
+    try {
+      return await run(choice);
+    } catch (e) {
+      const refused = e instanceof ModelFileError && (e.code === 'UnsupportedQuantType' || e.code === 'UnsupportedArchitecture');
+      if (!refused) throw e;
+      if ((options.backend ?? 'auto') !== 'auto') throw new BackendUnavailableError('webgpu', `${e.message}; use backend 'wasm' or 'auto'`, { cause: e });
+      choice = { backend: 'wasm', reason: `${e.message} (our kernels), so onnxruntime-web on WASM` };
+      state(choice);
+    }
+  }
+  return run(choice);
+}
