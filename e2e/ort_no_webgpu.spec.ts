@@ -76,3 +76,45 @@ test.describe('Chromium with WebGPU disabled', () => {
     expect(got.text).toBe(exact.prompts[1]!.text_until_eos);
   });
 });
+
+test('script-tag build: onnxruntime-web is found in dist/ort/ next to inpage.iife.js (page at another path)', async ({ page }) => {
+  const requested: string[] = [];
+  page.on('request', (r) => requested.push(new URL(r.url()).pathname));
+  await page.goto('/e2e/pages/iife.html');
+  const prompt = exact.prompts[2]!.prompt;
+  const got = await page.evaluate(async ({ url, prompt }) => {
+    const inpage = (globalThis as unknown as { inpage: { loadModel: (o: object) => Promise<any> } }).inpage;
+    const llm = await inpage.loadModel({ url, worker: false });
+    const text = (await llm.completions.create({ prompt, max_tokens: 32, temperature: 0 })).choices[0].text;
+    const backend = llm.info.backend;
+    await llm.unload();
+    return { text, backend };
+  }, { url: FOLDER_URL, prompt });
+  expect(got.backend).toBe('wasm');
+  expect(got.text).toBe(exact.prompts[2]!.text_until_eos);
+  expect(requested).toContain('/dist/ort/ort.wasm.min.mjs');
+  expect(requested).toContain('/dist/ort/ort-wasm-simd-threaded.wasm');
+});
+
+test('an ONNX folder loaded twice: the second load reads the weights from the IndexedDB cache, with no model download', async ({ page }) => {
+  const requested: string[] = [];
+  page.on('request', (r) => requested.push(new URL(r.url()).pathname));
+  await openPage(page);
+  const run = () => page.evaluate(async (url) => {
+    const inpage = await import('/dist/inpage.js' as string);
+    const phases = new Set<string>();
+    const llm = await inpage.loadModel({ url, onProgress: (e: { phase: string }) => phases.add(e.phase) });
+    const text = (await llm.completions.create({ prompt: 'Once upon a time', max_tokens: 8, temperature: 0 })).choices[0].text;
+    await llm.unload();
+    return { text, phases: [...phases] };
+  }, FOLDER_URL);
+  const first = await run();
+  const firstModelRequests = requested.filter((p) => p.includes('/onnx/')).length;
+  requested.length = 0;
+  const second = await run();
+  expect(firstModelRequests).toBeGreaterThan(0);
+  expect(first.phases).toContain('download');
+  expect(requested.filter((p) => p.includes('/onnx/'))).toEqual([]);
+  expect(second.phases).toContain('cache-read');
+  expect(second.text).toBe(first.text);
+});

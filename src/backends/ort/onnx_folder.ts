@@ -98,6 +98,7 @@ export function onnxModelConfig(config: Record<string, unknown>, generation: Rec
 /** One folder, read file by file. */
 export class OnnxFolder {
   private readonly opened: OpenedFile[] = [];
+  private readonly openedByPath = new Map<string, OpenedFile>();
 
   constructor(
     private readonly where: { url: string } | { files: OnnxFolderFiles },
@@ -116,10 +117,24 @@ export class OnnxFolder {
     return typeof f === 'string' ? f : undefined;
   }
 
-  /** Whether the folder has `path` (a HEAD request for URLs). */
+  /**
+   * Whether the folder has `path`: opened through `open` when there is one (a cached file then needs no
+   * request, and the read that follows reuses it), else a HEAD request.
+   */
   async has(path: string): Promise<boolean> {
     if ('files' in this.where && typeof this.where.files[path] !== 'string') return this.where.files[path] !== undefined;
     const url = this.urlOf(path)!;
+    if (this.o.open) {
+      try {
+        const opened = await this.o.open(url);
+        this.opened.push(opened);
+        this.openedByPath.set(path, opened);
+        return true;
+      } catch (e) {
+        if (this.o.signal?.aborted) throw e;
+        return false;
+      }
+    }
     try {
       const r = await (this.o.fetch ?? fetch)(url, { method: 'HEAD', signal: this.o.signal });
       return r.ok;
@@ -158,8 +173,11 @@ export class OnnxFolder {
     }
     const url = this.urlOf(path)!;
     if (!small && this.o.open) {
-      const opened = await this.o.open(url);
-      this.opened.push(opened);
+      let opened = this.openedByPath.get(path);
+      if (!opened) {
+        opened = await this.o.open(url);
+        this.opened.push(opened);
+      }
       return readWhole(opened.source, path, this.o);
     }
     let response: Response;
