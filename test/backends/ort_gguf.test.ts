@@ -5,9 +5,10 @@
 //    2i in the low nibble of byte i), against test/reference/ggml_quants.ts's dequantization;
 //  - the exact reference (test/reference/llama_ref.ts: float64 forward pass) for logits and greedy
 //    continuations; llama.cpp (node-llama-cpp, run here) for forced-path top-1 agreement and perplexity.
-// Measured (numThreads 1) on all five fixture files: 20/20 continuations equal the exact reference, logits
-// within 1e-5 of it (f32 rounding: every type maps onto MatMulNBits/MatMul without changing a weight but
-// Q4_K, whose float zero points round at 1e-7), top-1 agreement and perplexity as the native engine's.
+// Measured (numThreads 1) on all five fixture files, with MatMulNBits and with f32 MatMul weights alike:
+// 20/20 continuations equal the exact reference, logits within 1.1e-5 of it (f32 rounding: no weight
+// changes but Q4_K's, whose float zero points round at 1e-7), top-1 agreement with llama.cpp 100% (f32,
+// f16), 99.51% (q8_0), 98.58% (q4_0), 98.78% (q4_k_m), perplexity within 0.08% of llama.cpp's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-web';
 import { ModelFileError } from '../../src/errors';
@@ -152,9 +153,9 @@ for (const variant of VARIANTS) {
       await llm?.unload();
     });
 
-    it('reports the wasm backend', () => {
+    it('reports the wasm backend (f32 MatMul weights: small enough for WASM memory)', () => {
       expect(llm.info.backend).toBe('wasm');
-      expect(llm.info.adapter).toMatch(/onnxruntime-web .*wasm, 1 thread/);
+      expect(llm.info.adapter).toMatch(/onnxruntime-web .*wasm, 1 thread, f32 MatMul/);
     });
 
     it('greedy 32-token continuations equal the exact reference on ≥ 95% of prompts', async () => {
@@ -216,6 +217,42 @@ for (const variant of VARIANTS) {
       const theirs = await llamacpp.perplexity(path, ids, window);
       console.log(`ort-wasm ${variant}: perplexity ours ${ours.toFixed(3)}, llama.cpp ${theirs.toFixed(3)} (${((100 * (ours - theirs)) / theirs).toFixed(2)}%)`);
       expect(Math.abs(ours - theirs) / theirs).toBeLessThan(0.01);
+    });
+  });
+}
+
+// The same weights through MatMulNBits (the exporter's default, loadOrtModelFrom's choice when f32 copies
+// would not fit WASM memory): Q4_0 / Q8_0 / Q6_K blocks unchanged, Q4_K with float zero points.
+for (const variant of ['q8_0', 'q4_0', 'q4_k_m'] as const) {
+  describe(`ORT WASM, MatMulNBits weights: fortunes-1.8m-${variant}`, () => {
+    let llm: LanguageModel;
+    let ref: Reference;
+    const path = fixturePath(variant);
+    const prompts = promptSet();
+    beforeAll(async () => {
+      llm = await loadOrtModelFrom(ort, { bytes: fixtureBytes(variant) }, { matmulWeights: 'nbits' });
+      ref = loadReference(path);
+    });
+    afterAll(async () => {
+      await llm?.unload();
+    });
+
+    it('greedy continuations equal the exact reference on ≥ 95% of prompts; logits within 2e-4', async () => {
+      expect(llm.info.adapter).toMatch(/MatMulNBits/);
+      let equal = 0;
+      let worst = 0;
+      for (const p of prompts) {
+        const ids = llm.tokenizer.encode(p);
+        const expected = await llamacpp.detokenize(path, ref.greedy(ids, 32, EOS).filter((t) => t !== EOS));
+        const r = await llm.completions.create({ prompt: p, max_tokens: 32, temperature: 0 });
+        if (r.choices[0]!.text === expected) equal++;
+        const ours = await llm.logits(ids);
+        const exact = ref.logits(ids);
+        for (let i = 0; i < ids.length; i++) worst = Math.max(worst, maxDiff(ours[i]!, exact[i]!));
+      }
+      console.log(`ort-wasm nbits ${variant}: ${equal}/${prompts.length} continuations equal the exact reference; max |logit - exact| ${worst.toExponential(2)}`);
+      expect(equal / prompts.length).toBeGreaterThanOrEqual(0.95);
+      expect(worst).toBeLessThan(2e-4);
     });
   });
 }

@@ -16,7 +16,7 @@ import { ModelFileError } from '../../errors';
 import { readTensorChunks, type ByteSource, type GgufFile, type GgufTensorInfo } from '../../formats/gguf';
 import { OnnxGraphBuilder } from '../../formats/onnx/graph_builder';
 import type { ModelConfig } from '../../llm/config';
-import { repack, type PackedMatrix } from './repack';
+import { repack, toF32Transposed, type PackedMatrix } from './repack';
 
 export interface ExportOptions {
   /**
@@ -24,6 +24,16 @@ export interface ExportOptions {
    * reference does; 4 quantizes activations to int8 first (faster on some CPUs, llama.cpp-like rounding).
    */
   accuracyLevel?: 0 | 4;
+  /**
+   * How linear layers hold their weights:
+   *  - 'nbits' (default): MatMulNBits on the repacked GGUF blocks — the file's size in memory. Fast where
+   *    onnxruntime has fused kernels for it (native CPU, WebGPU); its WASM build does not (1.30: B is
+   *    dequantized in full on every call, ~150× slower than an f32 MatMul at decode shapes);
+   *  - 'f32': the same weights dequantized once to f32 for a plain MatMul — bit-identical to what
+   *    MatMulNBits computes with, 4–8× the memory, by far the fastest on the WASM execution provider.
+   * The token embedding is gathered from its quantized rows either way.
+   */
+  matmulWeights?: 'nbits' | 'f32';
   /** Positions the RoPE tables cover (default: the model's context length). */
   maxPositions?: number;
   signal?: AbortSignal;
@@ -40,7 +50,7 @@ const MASKED = -3.4028234663852886e38;
 
 export async function exportGgufToOnnx(file: GgufFile, source: ByteSource, c: ModelConfig, options: ExportOptions = {}): Promise<ExportedOnnx> {
   const g = new OnnxGraphBuilder(`inpage ${c.architecture}`, { '': 21, 'com.microsoft': 1 });
-  const ops = new Ops(g, options.accuracyLevel ?? 0);
+  const ops = new Ops(g, options.accuracyLevel ?? 0, options.matmulWeights ?? 'nbits');
   const weights = new WeightReader(file, source, options.signal);
   const kvShape = ['batch_size', c.nKvHeads, 'past_sequence_length', c.headDim];
 
@@ -56,7 +66,7 @@ export async function exportGgufToOnnx(file: GgufFile, source: ByteSource, c: Mo
   const rope = ops.ropeTables(c, await weights.ropeFreqs(c), options.maxPositions ?? c.contextLength, 'position_ids');
 
   // Token embedding (quantized rows gathered, then dequantized).
-  const embedding = ops.matrix('token_embd', await weights.matrix('token_embd.weight'));
+  const embedding = ops.matrix('token_embd', await weights.matrix('token_embd.weight'), { gather: true, matmul: c.tiedOutput });
   let x = ops.gatherRows(embedding, 'input_ids', c.dModel);
 
   for (let i = 0; i < c.nLayers; i++) {
@@ -133,7 +143,7 @@ class WeightReader {
 /** The graph's building blocks: each method adds the nodes of one step and returns its output name. */
 class Ops {
   private constants = 0;
-  constructor(readonly g: OnnxGraphBuilder, private readonly accuracyLevel: number) {}
+  constructor(readonly g: OnnxGraphBuilder, private readonly accuracyLevel: number, private readonly matmulWeights: 'nbits' | 'f32') {}
 
   private ints(values: number[]): string {
     return this.g.int64s(`const_i${this.constants++}`, [values.length], values);
@@ -149,33 +159,40 @@ class Ops {
     return this.g.initializer(name, { type: 'float32', dims: [data.length], data });
   }
 
-  /** A weight matrix's initializers; MatMulNBits and the embedding gather share them. */
-  matrix(name: string, m: PackedMatrix): Matrix {
-    if (m.kind === 'float') {
-      // Row-major [out, in]: a Gather table as is; MatMul wants [in, out], transposed here once.
-      return { m, weight: this.g.initializer(`${name}.weight`, { type: 'float32', dims: [m.rows, m.cols], data: m.data }) };
+  /**
+   * A weight matrix's initializers, for a Gather of its rows and/or a matmul: MatMulNBits and the
+   * embedding gather share the quantized ones; a float matmul gets its own [in, out] copy.
+   */
+  matrix(name: string, m: PackedMatrix, use: { gather?: boolean; matmul?: boolean } = { matmul: true }): Matrix {
+    const { g } = this;
+    const w: Matrix = { m };
+    const quantized = m.kind === 'nbits' && (use.gather || this.matmulWeights === 'nbits');
+    if (m.kind === 'float' && use.gather) w.rows = g.initializer(`${name}.weight`, { type: 'float32', dims: [m.rows, m.cols], data: m.data });
+    if (m.kind === 'nbits' && quantized) {
+      const nb = m.cols / m.blockSize;
+      w.qweight = g.initializer(`${name}.qweight`, { type: 'uint8', dims: [m.rows, nb, (m.blockSize * m.bits) / 8], data: m.data });
+      w.scales = g.initializer(`${name}.scales`, { type: 'float32', dims: [m.rows, nb], data: m.scales });
+      if (m.zeroPoints) w.zeroPoints = g.initializer(`${name}.zero_points`, { type: 'float32', dims: [m.rows, nb], data: m.zeroPoints });
     }
-    const nb = m.cols / m.blockSize;
-    const blob = (m.blockSize * m.bits) / 8;
-    return {
-      m,
-      weight: this.g.initializer(`${name}.qweight`, { type: 'uint8', dims: [m.rows, nb, blob], data: m.data }),
-      scales: this.g.initializer(`${name}.scales`, { type: 'float32', dims: [m.rows, nb], data: m.scales }),
-      zeroPoints: m.zeroPoints ? this.g.initializer(`${name}.zero_points`, { type: 'float32', dims: [m.rows, nb], data: m.zeroPoints }) : undefined,
-    };
+    if (use.matmul && (m.kind === 'float' || this.matmulWeights === 'f32')) {
+      w.inOut = g.initializer(`${name}.weight_t`, { type: 'float32', dims: [m.cols, m.rows], data: toF32Transposed(m) });
+    }
+    return w;
   }
 
-  /** y = x·Wᵀ (+ bias): MatMulNBits on quantized weights, MatMul on float ones. */
+  /** y = x·Wᵀ (+ bias): MatMul on f32 [in, out] weights, else MatMulNBits on the quantized ones. */
   linear(x: string, w: Matrix, bias?: string, out?: string): string {
     const { m } = w;
+    const name = bias ? 1 : [out ?? this.fresh()];
     let y: string;
-    if (m.kind === 'float') {
-      w.transposed ??= this.g.op('Transpose', [w.weight], { perm: [1, 0] }); // constant-folded by onnxruntime
-      y = this.g.node('MatMul', [x, w.transposed], bias ? 1 : [out ?? this.fresh()])[0]!;
-    } else {
+    if (w.inOut) {
+      y = this.g.node('MatMul', [x, w.inOut], name)[0]!;
+    } else if (m.kind === 'nbits' && w.qweight) {
       const attrs = { K: m.cols, N: m.rows, bits: m.bits, block_size: m.blockSize, accuracy_level: this.accuracyLevel };
-      const inputs = [x, w.weight, w.scales!, ...(w.zeroPoints ? [w.zeroPoints] : [])];
-      y = this.g.node('MatMulNBits', inputs, bias ? 1 : [out ?? this.fresh()], attrs, 'com.microsoft')[0]!;
+      const inputs = [x, w.qweight, w.scales!, ...(w.zeroPoints ? [w.zeroPoints] : [])];
+      y = this.g.node('MatMulNBits', inputs, name, attrs, 'com.microsoft')[0]!;
+    } else {
+      throw new Error('internal: matrix has no matmul initializer');
     }
     return bias ? this.g.node('Add', [y, bias], [out ?? this.fresh()])[0]! : y;
   }
@@ -188,9 +205,9 @@ class Ops {
   gatherRows(w: Matrix, ids: string, width: number): string {
     const { g } = this;
     const { m } = w;
-    if (m.kind === 'float') return g.op('Gather', [w.weight, ids], { axis: 0 });
+    if (m.kind === 'float') return g.op('Gather', [w.rows!, ids], { axis: 0 });
     const nb = m.cols / m.blockSize;
-    const bytes = g.op('Cast', [g.op('Gather', [w.weight, ids], { axis: 0 })], { to: 1 }); // [B, S, nb, blob]
+    const bytes = g.op('Cast', [g.op('Gather', [w.qweight!, ids], { axis: 0 })], { to: 1 }); // [B, S, nb, blob]
     let u = bytes;
     if (m.bits === 4) {
       // byte = lo | hi << 4, element 2i = lo and 2i+1 = hi: exact in f32 (floor of a small integer / 16).
@@ -312,10 +329,14 @@ class Ops {
 
 interface Matrix {
   m: PackedMatrix;
-  weight: string;
+  /** Float rows [out, in], for Gather. */
+  rows?: string;
+  /** MatMulNBits' B, scales, zero points (also gathered for the embedding). */
+  qweight?: string;
   scales?: string;
   zeroPoints?: string;
-  transposed?: string;
+  /** f32 [in, out], for MatMul. */
+  inOut?: string;
 }
 
 interface Rope {

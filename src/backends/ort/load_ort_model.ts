@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from '../../errors';
 import { openGguf, type ByteSource } from '../../formats/gguf';
-import { modelConfigFromGguf } from '../../llm/config';
+import { modelConfigFromGguf, type ModelConfig } from '../../llm/config';
 import { GenerationSession } from '../../llm/generate';
 import { LanguageModel, type ModelInfo } from '../../llm/language_model';
 import type { LoadProgressEvent } from '../../llm/load_model';
@@ -24,12 +24,31 @@ export interface OrtLoadOptions {
   chatFallback?: ChatFallback;
   /** MatMulNBits accuracy_level (see ExportOptions): 0 exact f32 (default), 4 int8 activations. */
   accuracyLevel?: 0 | 4;
+  /**
+   * Linear-layer weights (ExportOptions.matmulWeights). 'auto' (default): 'f32' when the dequantized
+   * weights fit F32_WEIGHT_BUDGET — onnxruntime-web's WASM build has no fused MatMulNBits kernel, and an f32
+   * MatMul is ~100× faster per decode step — else 'nbits' (the file's size, slow but within WASM memory).
+   */
+  matmulWeights?: 'auto' | 'nbits' | 'f32';
   onProgress?: (e: LoadProgressEvent) => void;
   signal?: AbortSignal;
   /** Why this backend was chosen (ModelInfo.backendReason). */
   reason?: string;
   /** Receives the file's GGUF metadata once parsed (as loadModelFrom's hook). */
   onMetadata?: (metadata: Record<string, unknown>) => void;
+}
+
+/**
+ * Largest f32 copy of the linear weights the 'auto' choice accepts: onnxruntime-web's WASM heap is 32-bit
+ * (4 GiB) and holds the weights, the external-data buffer it reads them from, and the activations.
+ */
+export const F32_WEIGHT_BUDGET = 2.5 * 2 ** 30;
+
+/** Weights of every linear layer (the output head included): what 'f32' stores as f32. */
+export function linearWeightCount(c: ModelConfig): number {
+  const q = c.nHeads * c.headDim;
+  const kv = c.nKvHeads * c.headDim;
+  return c.nLayers * (c.dModel * (2 * q + 2 * kv) + 3 * c.dModel * c.dFf) + c.vocabSize * c.dModel;
 }
 
 /** `ort`: the onnxruntime-web module, imported by the caller (so only this backend's users load it). */
@@ -45,7 +64,9 @@ export async function loadOrtModelFrom(ort: Ort, source: ByteSource, options: Or
   if (!Number.isInteger(contextLength) || contextLength < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${options.contextLength}`);
   const chunk = Math.min(options.prefillChunk ?? 128, contextLength);
 
-  const onnx = await exportGgufToOnnx(file, source, config, { accuracyLevel: options.accuracyLevel, maxPositions: contextLength, signal: options.signal });
+  const f32Bytes = linearWeightCount(config) * 4;
+  const matmulWeights = options.matmulWeights === undefined || options.matmulWeights === 'auto' ? (f32Bytes <= F32_WEIGHT_BUDGET ? 'f32' : 'nbits') : options.matmulWeights;
+  const onnx = await exportGgufToOnnx(file, source, config, { accuracyLevel: options.accuracyLevel, matmulWeights, maxPositions: contextLength, signal: options.signal });
   const weightBytes = onnx.externalData.data.byteLength;
   onProgress({ phase: 'gpu-upload', loadedBytes: weightBytes, totalBytes: weightBytes, message: 'onnxruntime session' });
   const decoder = await OrtDecoder.create(ort, onnx.model, [onnx.externalData], {
@@ -63,7 +84,7 @@ export async function loadOrtModelFrom(ort: Ort, source: ByteSource, options: Or
     backend: 'wasm',
     backendReason: options.reason ?? 'requested',
     precision: 'f32',
-    adapter: `onnxruntime-web ${ort.env.versions?.web ?? ''} wasm, ${threads} thread${threads === 1 ? '' : 's'}`.replace('  ', ' '),
+    adapter: `onnxruntime-web ${ort.env.versions?.web ?? ''} wasm, ${threads} thread${threads === 1 ? '' : 's'}, ${matmulWeights === 'f32' ? 'f32 MatMul' : 'MatMulNBits'}`.replace('  ', ' '),
     contextLength,
     vocabSize: config.vocabSize,
     layers: config.nLayers,

@@ -168,3 +168,32 @@ function dequantizeQ4_K(src: Uint8Array, rows: number, cols: number): Float32Arr
   }
   return y;
 }
+
+/**
+ * The matrix as f32 in MatMul's [in, out] layout (transposed from GGUF's [out, in]): each weight is
+ * (u − zero_point)·scale rounded once to f32 — exact for Q4_0, Q8_0, Q6_K, F16 and F32 (the products fit
+ * f32's 24-bit significand), f32 rounding for Q4_K.
+ */
+export function toF32Transposed(m: PackedMatrix): Float32Array {
+  const { rows: N, cols: K } = m;
+  const out = new Float32Array(N * K);
+  if (m.kind === 'float') {
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[k * N + n] = m.data[n * K + k]!;
+    return out;
+  }
+  const nb = K / m.blockSize;
+  const blob = (m.blockSize * m.bits) / 8;
+  const defaultZero = 2 ** (m.bits - 1);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < nb; b++) {
+      const scale = m.scales[n * nb + b]!;
+      const zero = m.zeroPoints ? m.zeroPoints[n * nb + b]! : defaultZero;
+      const at = (n * nb + b) * blob;
+      for (let j = 0; j < m.blockSize; j++) {
+        const u = m.bits === 4 ? (m.data[at + (j >> 1)]! >> ((j & 1) * 4)) & 15 : m.data[at + j]!;
+        out[(b * m.blockSize + j) * N + n] = (u - zero) * scale;
+      }
+    }
+  }
+  return out;
+}
