@@ -1,11 +1,13 @@
-// The demo app's entry: a chat page for GGUF models running on this page's GPU. It wires the panels
-// together (model picker → chat / completion views, diagnostics, cache manager) and uses the SDK exactly
-// as an app would (src/index.ts); the engine runs in a Web Worker, loadModel's default.
+// The demo app's entry: a text page (chat with GGUF models on this page's GPU) and an image page (Stable
+// Diffusion ONNX exports on onnxruntime-web), switched by the header's links (#text, #image). It wires the
+// panels together (model picker → chat / completion views, diagnostics, cache manager; the image page) and
+// uses the SDK exactly as an app would (src/index.ts); the engines run in a Web Worker, the SDK's default.
 import { setupCacheManager } from './cache_manager';
 import { setupChat } from './chat';
 import { setupCompletion } from './completion';
 import { showGpu, showModel } from './diagnostics';
 import { $ } from './format';
+import { setupImage } from './image';
 import { setupKernels } from './kernels';
 import { setupModelPicker } from './model_picker';
 
@@ -25,6 +27,22 @@ for (const [mode, [tab]] of Object.entries(tabs)) {
     document.body.dataset.mode = mode;
   });
 }
+
+// Pages: text (default) or image, from the URL's hash so that each can be linked to.
+const image = setupImage();
+const pages = { text: [$('page-text'), $('text-page')], image: [$('page-image'), $('image-page')] } as const;
+function showPage(): void {
+  const page = location.hash === '#image' ? 'image' : 'text';
+  for (const [p, [link, main]] of Object.entries(pages)) {
+    if (p === page) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+    main.hidden = p !== page;
+  }
+  document.body.dataset.page = page;
+}
+window.addEventListener('hashchange', showPage);
+showPage();
+window.addEventListener('pagehide', () => image.stop());
 
 const gpu = await showGpu();
 setupKernels(gpu);

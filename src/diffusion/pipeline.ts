@@ -159,6 +159,9 @@ export class DiffusionPipeline {
 
     const mode = o.guidanceBatch ?? 'auto';
     for (let i = 0; i < timesteps.length; i++) {
+      // onnxruntime-web's run can resolve without ever returning to the event loop, so an abort sent as a
+      // message (the page's Stop, reaching the worker) would wait for the whole loop: let queued tasks run.
+      if (signal && i > 0) await nextTask();
       checkAbort();
       const t = timesteps[i]!;
       const xin = scheduler.scaleModelInput(x, i);
@@ -218,6 +221,20 @@ export class DiffusionPipeline {
     const { textEncoder, unet, vaeDecoder } = this.components;
     await Promise.all([textEncoder.release(), unet.release(), vaeDecoder.release()]);
   }
+}
+
+/** Resolves in a new task (after queued messages), without setTimeout's nesting clamp where MessageChannel exists. */
+function nextTask(): Promise<void> {
+  if (typeof MessageChannel === 'undefined') return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      port2.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }
 
 function now(): number {

@@ -172,6 +172,26 @@ describe('Stable Diffusion pipeline: model variants and failures', () => {
     }
   });
 
+  test('an abort from another task (a timer, a message: the demo\'s Stop) ends a long run within a few steps', async () => {
+    const sd = await load(tiny());
+    try {
+      const ctl = new AbortController();
+      const steps: number[] = [];
+      const run = sd.generate({ ...REQ, steps: 1000, signal: ctl.signal, onStep: (e) => steps.push(e.step) });
+      // Abort from a task of its own once step 3 is reported, as a Stop message reaching the worker does.
+      const stop = setInterval(() => {
+        if (steps.length >= 3) ctl.abort();
+      }, 1);
+      const err = await run.then(() => null, (e: Error & { code?: string }) => e);
+      clearInterval(stop);
+      expect(err?.name).toBe('AbortError');
+      expect(steps.length).toBeGreaterThanOrEqual(3);
+      expect(steps.length).toBeLessThan(50);
+    } finally {
+      await sd.unload();
+    }
+  });
+
   test('a UNet that outputs NaN stops generation with NonFiniteOutputError naming the step and component', async () => {
     const sd = await load(tiny({ nanBelowTimestep: 500 }));
     try {
