@@ -19,6 +19,7 @@ import { SeededGaussian } from './random';
 import { createScheduler, type RawSchedulerConfig, type Scheduler } from './schedulers';
 import type { DiffusionComponents, FloatTensor } from './components';
 import { makeImage, tensorToRgba, type GeneratedImage } from './image';
+import { nextTask } from '../next_task';
 
 /** Turns a prompt into exactly `length` token ids (CLIP: start, text, end, padding). */
 export interface PromptTokenizer {
@@ -221,20 +222,6 @@ export class DiffusionPipeline {
     const { textEncoder, unet, vaeDecoder } = this.components;
     await Promise.all([textEncoder.release(), unet.release(), vaeDecoder.release()]);
   }
-}
-
-/** Resolves in a new task (after queued messages), without setTimeout's nesting clamp where MessageChannel exists. */
-function nextTask(): Promise<void> {
-  if (typeof MessageChannel === 'undefined') return new Promise((resolve) => setTimeout(resolve, 0));
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel();
-    port1.onmessage = () => {
-      port1.close();
-      port2.close();
-      resolve();
-    };
-    port2.postMessage(null);
-  });
 }
 
 function now(): number {

@@ -9,6 +9,7 @@ import type { LlamaModel } from './llama';
 import { Random, type SamplingParams } from './sampler';
 import { StopStringFilter } from './stop_strings';
 import type { TokenSelector } from './token_selector';
+import { nextTask } from '../next_task';
 
 /** What the loop needs of a tokenizer. */
 export interface TextDecoderLike {
@@ -138,7 +139,10 @@ export class GenerationSession {
       const more = at + chunk.length < req.prompt.length;
       await engine.forward(chunk, more);
       this.cached.push(...chunk);
-      if (more) throwIfAborted(req.signal);
+      if (more) {
+        if (req.signal) await nextTask(); // let an abort message reach this thread
+        throwIfAborted(req.signal);
+      }
     }
     let next = await engine.select(req.sampling, history, rng);
     const tFirst = performance.now();
@@ -162,6 +166,7 @@ export class GenerationSession {
         break;
       }
       if (generated.length >= req.maxTokens || engine.length >= ctx) break;
+      if (req.signal) await nextTask(); // let an abort message reach this thread
       throwIfAborted(req.signal);
       await engine.forward([next], false);
       this.cached.push(next);
