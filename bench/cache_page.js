@@ -123,7 +123,8 @@ export async function load({ url, how }) {
   if (how === 'bytes') options = { bytes: new Uint8Array(await (await fetch(url, { cache: 'no-store' })).arrayBuffer()), worker: false };
   else options = { url, cache: true, ...(how === 'worker' ? {} : { worker: false }) };
   const t0 = performance.now();
-  const llm = await loadModel({ ...options, onProgress });
+  // Our WebGPU engine: 'auto' may choose onnxruntime-web's WASM on a software adapter such as SwiftShader.
+  const llm = await loadModel({ ...options, backend: 'webgpu', onProgress });
   const ms = performance.now() - t0;
   const text = (await llm.completions.create({ prompt: 'The cache', max_tokens: 8, temperature: 0 })).choices[0].text;
   const runtime = llm.info.runtime;
@@ -133,4 +134,44 @@ export async function load({ url, how }) {
 
 export async function clearCache() {
   await (await inpage()).cache.clear();
+}
+
+/** The file's bytes (fetched first, not timed) cut into the cache's chunks. */
+async function chunksOfFile(url, chunkBytes) {
+  const bytes = new Uint8Array(await (await fetch(url, { cache: 'no-store' })).arrayBuffer());
+  const chunks = [];
+  for (let at = 0; at < bytes.length; at += chunkBytes) chunks.push(bytes.slice(at, Math.min(bytes.length, at + chunkBytes)));
+  return chunks;
+}
+
+/** SHA-256 of every chunk with crypto.subtle, 3 at a time (as many as the cache hashes while downloading). */
+export async function hashOnly({ url, chunkBytes }) {
+  const chunks = await chunksOfFile(url, chunkBytes);
+  const t0 = performance.now();
+  let next = 0;
+  const lane = async () => {
+    while (next < chunks.length) await crypto.subtle.digest('SHA-256', chunks[next++]);
+  };
+  await Promise.all([lane(), lane(), lane()]);
+  return { ms: performance.now() - t0 };
+}
+
+/** Every chunk written as a Blob record in a transaction of its own (as the cache stores them), to a scratch database. */
+export async function idbWriteOnly({ url, chunkBytes }) {
+  const chunks = await chunksOfFile(url, chunkBytes);
+  await request(indexedDB.deleteDatabase('inpage-bench-scratch'));
+  const open = indexedDB.open('inpage-bench-scratch', 1);
+  open.onupgradeneeded = () => open.result.createObjectStore('s');
+  const db = await request(open);
+  const t0 = performance.now();
+  await Promise.all(chunks.map((c, i) => new Promise((resolve, reject) => {
+    const tx = db.transaction('s', 'readwrite');
+    tx.objectStore('s').put(new Blob([c]), i);
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+  })));
+  const ms = performance.now() - t0;
+  db.close();
+  await request(indexedDB.deleteDatabase('inpage-bench-scratch'));
+  return { ms };
 }

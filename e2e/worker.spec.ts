@@ -306,7 +306,7 @@ test('npm pack: a fresh Vite app installs the tarball, typechecks against its ty
   // unpacked into a new app's node_modules/inpage outside this repository, which is exactly what
   // `npm install inpage-x.y.z.tgz` puts there, minus the dependencies. Leaving those out is the point: the
   // app is built and run without them, which shows dist/ is self-contained at run time. They are linked in
-  // afterwards for the typecheck only, because the published types import a few of them (as an install would).
+  // for the typecheck only (first), because the published types import a few of them, as an install would.
   const repo = new URL('..', import.meta.url).pathname;
   const tmp = mkdtempSync(join(tmpdir(), 'inpage-pack-'));
   const served = `${repo}node_modules/.cache/inpage-e2e-app/`; // under the repository, so serve.mjs serves it
@@ -367,6 +367,24 @@ test('npm pack: a fresh Vite app installs the tarball, typechecks against its ty
       '}',
       '',
     ].join('\n'));
+    // Typecheck the app against the package's types, strictly (skipLibCheck off, so the .d.ts files are
+    // checked too), with the package's declared dependencies present as an install would have them.
+    const linked = Object.keys(manifest.dependencies).map((dep) => `${app}node_modules/${dep}`);
+    for (const link of linked) {
+      mkdirSync(dirname(link), { recursive: true });
+      symlinkSync(`${repo}node_modules/${link.slice(`${app}node_modules/`.length)}`, link, 'dir');
+    }
+    writeFileSync(`${app}tsconfig.json`, JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM', 'DOM.Iterable'],
+        strict: true, noEmit: true, skipLibCheck: false, types: [],
+      },
+      include: ['main.ts', 'types.ts'],
+    }));
+    const tsc = spawnSync(process.execPath, [`${repo}node_modules/typescript/bin/tsc`, '-p', app], { encoding: 'utf8' });
+    expect(`${tsc.stdout}${tsc.stderr}`).toBe('');
+    expect(tsc.status).toBe(0);
+    for (const link of linked) rmSync(link); // gone again before the build: the bundles must not need them
     const { build } = await import('vite');
     await build({ root: app, base: './', configFile: false, logLevel: 'warn', build: { outDir: `${served}dist`, emptyOutDir: true } });
 
@@ -400,22 +418,6 @@ test('npm pack: a fresh Vite app installs the tarball, typechecks against its ty
     expect(staticPage.workers.map((u) => new URL(u).pathname)).toEqual(['/node_modules/.cache/inpage-e2e-app/static/inpage/inpage.worker.js']);
     expect(await staticPage.violations()).toEqual([]);
 
-    // Typecheck the app against the package's types, strictly (skipLibCheck off, so the .d.ts files are
-    // checked too), with the package's declared dependencies present as an install would have them.
-    for (const dep of Object.keys(manifest.dependencies)) {
-      mkdirSync(dirname(`${app}node_modules/${dep}`), { recursive: true });
-      symlinkSync(`${repo}node_modules/${dep}`, `${app}node_modules/${dep}`, 'dir');
-    }
-    writeFileSync(`${app}tsconfig.json`, JSON.stringify({
-      compilerOptions: {
-        target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM', 'DOM.Iterable'],
-        strict: true, noEmit: true, skipLibCheck: false, types: [],
-      },
-      include: ['main.ts', 'types.ts'],
-    }));
-    const tsc = spawnSync(process.execPath, [`${repo}node_modules/typescript/bin/tsc`, '-p', app], { encoding: 'utf8' });
-    expect(`${tsc.stdout}${tsc.stderr}`).toBe('');
-    expect(tsc.status).toBe(0);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
