@@ -3,11 +3,15 @@
  * I/O names and shapes are listed in ./ort_decoder.ts), so it runs on onnxruntime-web's WASM execution
  * provider where WebGPU is missing, through the same runner as optimum exports.
  *
- * Weights stay quantized (./repack.ts says how each GGUF type maps onto com.microsoft MatMulNBits). The
- * embedding table is kept quantized too: its rows are gathered and dequantized with standard ops, and a
- * tied output head runs MatMulNBits on the same initializers. Everything else uses standard ONNX ops
+ * Weights stay quantized (./repack.ts says how each GGUF type maps onto com.microsoft MatMulNBits), or, with
+ * `matmulWeights: 'f32'`, are dequantized once to the very same f32 values for a plain MatMul (the fast
+ * path on onnxruntime-web's WASM build, which has no fused MatMulNBits kernel). The embedding table is kept
+ * quantized either way: its rows are gathered and dequantized with standard ops, and a tied output head
+ * runs MatMulNBits on the same initializers. Everything else uses standard ONNX ops
  * (opset 21), so the graph reads like src/llm/llama.ts: per layer RMSNorm → q/k/v → RoPE → attention with
  * the past keys/values → output → residual → RMSNorm → SwiGLU → residual; then the final norm and logits.
+ * Attention is plain MatMul/Softmax with the grouped query heads folded onto their KV head (no repeated
+ * K/V); com.microsoft GroupQueryAttention was not used (not measured: at decode the linear layers dominate).
  *
  * Tensors are streamed from the source one at a time (readTensorChunks) and repacked as they arrive; the
  * finished model still holds every weight once (in the external data blob) since onnxruntime takes it whole.
