@@ -20,7 +20,8 @@ export default defineConfig(({ mode }) => {
       target: 'es2022',
       sourcemap: true,
       // One file: a page can import() dist/inpage.js by URL with nothing else to resolve.
-      rollupOptions: { output: { inlineDynamicImports: true } },
+      // iife: the script's URL, captured as the script starts (see ortLocation).
+      rollupOptions: { output: { inlineDynamicImports: true, ...(iife ? { intro: ORT_SCRIPT_BASE } : {}) } },
       minify: false,
       lib: iife
         ? { entry: 'src/cdn.ts', formats: ['iife'], name: 'inpage', fileName: () => 'inpage.iife.js' }
@@ -75,6 +76,7 @@ function workerLocation(format: 'es' | 'iife'): Plugin {
         publicDir: false,
         logLevel: 'warn',
         resolve: { alias: aliases },
+        plugins: [ortLocation('es', { copy: false })],
         build: {
           outDir: 'dist',
           emptyOutDir: false,
@@ -82,13 +84,19 @@ function workerLocation(format: 'es' | 'iife'): Plugin {
           sourcemap: true,
           minify: false,
           rollupOptions: { output: { inlineDynamicImports: true } },
-          plugins: [ortLocation('es', { copy: false })],
           lib: { entry: 'src/runtime/inpage.worker.ts', formats: ['es'], fileName: () => 'inpage.worker.js' },
         },
       });
     },
   };
 }
+
+/**
+ * The script-tag build's own URL, taken while the script first runs (document.currentScript is set only
+ * then; modules inside the bundle may be initialised later, on first use).
+ */
+const ORT_SCRIPT_BASE =
+  "var __inpage_script_base = typeof document !== 'undefined' && document.currentScript && 'src' in document.currentScript && document.currentScript.src ? document.currentScript.src : typeof location !== 'undefined' ? location.href : 'http://invalid/';";
 
 /** onnxruntime-web's files that the library ships in dist/ort/ (see src/backends/ort/ort_import.ts). */
 export const ORT_FILES = [
@@ -101,19 +109,27 @@ export const ORT_FILES = [
 ];
 
 /**
- * How the library builds load onnxruntime-web: not bundled (inlineDynamicImports would put ~120 kB of it,
- * and its .wasm as base64, into every inpage.js), but imported lazily from dist/ort/, copied there from the
- * npm package, so the npm build, the CDN build and the demo need no origin but their own. The source
- * module src/backends/ort/ort_import.ts is replaced: `./ort/` resolves against inpage.js / inpage.worker.js
- * (import.meta.url) or, in the script-tag build, the script's src; onnxruntime-web then finds its .wasm
- * beside its own .mjs. Any other import of onnxruntime-web's runtime fails the build (types are fine).
+ * How the library builds load onnxruntime-web: not bundled (inlineDynamicImports would put its JS, and its
+ * .wasm as base64 — 38 MB measured — into inpage.js), but imported lazily from dist/ort/, copied there from
+ * the npm package, so the npm build, the CDN build and the demo need no origin but their own. The source
+ * module src/backends/ort/ort_import.ts is replaced. In the ES builds the file URLs are written, after
+ * Vite's own asset handling (renderChunk), as literal `new URL('./ort/…', import.meta.url)`: browsers
+ * resolve them next to inpage.js / inpage.worker.js, and an app bundling the npm package emits them as
+ * assets. In the script-tag build they resolve against the script's src. Any other runtime import of
+ * onnxruntime-web fails the build (type imports are fine).
  */
 function ortLocation(format: 'es' | 'iife', { copy = format === 'es' }: { copy?: boolean } = {}): Plugin {
   const isOrtImport = (id: string) => id.replace(/\\/g, '/').endsWith('/src/backends/ort/ort_import.ts');
-  const base =
-    format === 'es'
-      ? "new URL(/* @vite-ignore */ './ort/', import.meta.url).href"
-      : "new URL('./ort/', typeof document !== 'undefined' && document.currentScript && 'src' in document.currentScript && document.currentScript.src ? document.currentScript.src : typeof location !== 'undefined' ? location.href : 'http://invalid/').href";
+  const placeholder = '__inpage_ort_files__';
+  const files = {
+    webgpu: { module: 'ort.webgpu.min.mjs', mjs: 'ort-wasm-simd-threaded.asyncify.mjs', wasm: 'ort-wasm-simd-threaded.asyncify.wasm' },
+    wasm: { module: 'ort.wasm.min.mjs', mjs: 'ort-wasm-simd-threaded.mjs', wasm: 'ort-wasm-simd-threaded.wasm' },
+  };
+  const url = (file: string) => (format === 'es' ? `new URL('./ort/${file}', import.meta.url).href` : `new URL('./ort/${file}', __inpage_script_base).href`);
+  const table = `{ ${Object.entries(files)
+    .map(([build, f]) => `${build}: { module: ${url(f.module)}, mjs: ${url(f.mjs)}, wasm: ${url(f.wasm)} }`)
+    .join(', ')} }`;
+  let seen = 0;
   return {
     name: 'inpage-ort-location',
     enforce: 'pre',
@@ -124,13 +140,22 @@ function ortLocation(format: 'es' | 'iife', { copy = format === 'es' }: { copy?:
     },
     transform(code, id) {
       if (!isOrtImport(id)) return;
-      if (!code.includes('export function importOrtBuild')) this.error('ort_import.ts should export importOrtBuild');
-      // Captured when the bundle first runs (a script's currentScript is only set then).
+      if (!code.includes('export function importOrtBuild') || !code.includes('export function ortFilePaths')) this.error('ort_import.ts should export importOrtBuild and ortFilePaths');
+      // The table is evaluated when the bundle first runs (a script's currentScript is only set then).
       const out =
-        `const ortBase = ${base};\n` +
-        'export function importOrtBuild(build) { return import(/* @vite-ignore */ `${ortBase}ort.${build}.min.mjs`); }\n' +
-        'export function ortFilesBase() { return ortBase; }\n';
+        `const ortFiles = ${placeholder};\n` +
+        'export function importOrtBuild(build) { return import(/* @vite-ignore */ ortFiles[build].module); }\n' +
+        'export function ortFilePaths(build) { return { mjs: ortFiles[build].mjs, wasm: ortFiles[build].wasm }; }\n';
       return { code: out, map: null };
+    },
+    renderChunk(code) {
+      if (!code.includes(placeholder)) return;
+      const re = new RegExp(`\\b${placeholder}\\b`, 'g');
+      seen += (code.match(re) ?? []).length;
+      return { code: code.replace(re, table), map: null };
+    },
+    generateBundle() {
+      if (seen > 1) this.error(`expected the onnxruntime-web file table at most once in the output, found it ${seen} times`);
     },
     closeBundle() {
       if (!copy) return;

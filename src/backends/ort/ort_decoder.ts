@@ -108,6 +108,10 @@ export class OrtDecoder {
       if (!Number.isInteger(id) || id < 0 || id >= o.vocabSize) throw new InvalidArgumentError(`token id ${id} is outside the vocabulary (0..${o.vocabSize - 1})`);
     }
     const total = this.cached + T;
+    // onnxruntime-web's WASM run settles through microtasks only: without a task boundary per step a decode
+    // loop never lets the thread's event loop run (a worker would not see abort or other messages until
+    // the whole generation ended; a page would freeze).
+    await nextTask();
     await this.applyPendingTruncate();
     if (o.contextLength !== undefined && total > o.contextLength) throw new ContextOverflowError(total, o.contextLength);
 
@@ -228,4 +232,17 @@ function halfToFloat(h: number): number {
   if (e === 0) return s * m * 2 ** -24;
   if (e === 31) return m ? NaN : s * Infinity;
   return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Resolves on a new task (a MessageChannel message: unlike setTimeout, never clamped to 4 ms). */
+function nextTask(): Promise<void> {
+  if (typeof MessageChannel === 'undefined') return new Promise((r) => setTimeout(r, 0));
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }

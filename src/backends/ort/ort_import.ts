@@ -3,10 +3,12 @@
  * (vite.config.ts, plugin `ortLocation`):
  *  - here (Node, vitest, the demo's Vite build, bundlers consuming our sources) the package is imported by
  *    name and the bundler places its .wasm/.mjs files;
- *  - in dist/inpage.js, dist/inpage.worker.js and dist/inpage.iife.js onnxruntime-web is NOT bundled: those
- *    import `./ort/ort.webgpu.min.mjs` or `./ort/ort.wasm.min.mjs` next to themselves, lazily, on the first
- *    ONNX or WASM load, and onnxruntime-web finds its .wasm beside that. Pages that only use our own
- *    kernels never download it.
+ *  - in dist/inpage.js, dist/inpage.worker.js and dist/inpage.iife.js onnxruntime-web is NOT bundled: they
+ *    import dist/ort/ort.webgpu.min.mjs or dist/ort/ort.wasm.min.mjs lazily, on the first ONNX or WASM
+ *    load, and point onnxruntime-web at the .mjs/.wasm beside it. In the ES builds those URLs are written
+ *    as `new URL('./ort/…', import.meta.url)`, so a page importing dist/inpage.js by URL resolves them next
+ *    to it, and an app bundling the npm package (Vite, webpack, …) emits the files as assets. Pages that
+ *    only use our own kernels never download any of it.
  */
 import type * as Ort from 'onnxruntime-web';
 
@@ -19,7 +21,7 @@ export function importOrtBuild(build: OrtBuild): Promise<OrtModule> {
   return (build === 'webgpu' ? import('onnxruntime-web/webgpu') : import('onnxruntime-web/wasm')) as Promise<OrtModule>;
 }
 
-/** The folder holding onnxruntime-web's files in the library build (dist/ort/); undefined elsewhere. */
-export function ortFilesBase(): string | undefined {
+/** The runtime files of `build` as onnxruntime-web's env.wasm.wasmPaths, in the library build; undefined elsewhere. */
+export function ortFilePaths(_build: OrtBuild): { mjs: string; wasm: string } | undefined {
   return undefined;
 }

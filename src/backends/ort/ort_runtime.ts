@@ -3,7 +3,7 @@
  * environment once: where its .wasm/.mjs files are, and how many threads.
  */
 import { BackendUnavailableError } from '../../errors';
-import { importOrtBuild, ortFilesBase, type OrtBuild, type OrtModule } from './ort_import';
+import { importOrtBuild, ortFilePaths, type OrtBuild, type OrtModule } from './ort_import';
 
 export type { OrtBuild, OrtModule };
 
@@ -26,7 +26,7 @@ export function loadOrt(build: OrtBuild, options: OrtRuntimeOptions = {}): Promi
   if (!p) {
     p = importOrtBuild(build).then(
       (ort) => {
-        configure(ort, options);
+        configure(ort, build, options);
         return ort;
       },
       (e: unknown) => {
@@ -39,8 +39,8 @@ export function loadOrt(build: OrtBuild, options: OrtRuntimeOptions = {}): Promi
   return p;
 }
 
-function configure(ort: OrtModule, o: OrtRuntimeOptions): void {
-  const paths = o.ortWasmPaths ?? ortFilesBase();
+function configure(ort: OrtModule, build: OrtBuild, o: OrtRuntimeOptions): void {
+  const paths = o.ortWasmPaths ?? ortFilePaths(build);
   if (paths !== undefined) ort.env.wasm.wasmPaths = paths;
   if (o.ortThreads !== undefined) ort.env.wasm.numThreads = o.ortThreads;
   else if (typeof crossOriginIsolated === 'undefined' || !crossOriginIsolated) ort.env.wasm.numThreads = 1;
