@@ -175,8 +175,20 @@ test.describe('backend auto without a usable GPU', () => {
       } catch (e) {
         webgpuOnnx = { code: (e as { code?: string }).code, message: (e as Error).message };
       }
-      return { auto, gguf, explicit, webgpuOnnx };
+      // The same GGUF and prompt on our kernels (SwiftShader) and on onnxruntime-web's WASM, for the record.
+      const speed: Record<string, number> = {};
+      const texts: Record<string, string> = {};
+      for (const backend of ['webgpu', 'wasm']) {
+        const llm = await inpage.loadModel({ url: '/public/models/fortunes-1.8m-q4_0.gguf', backend, worker: false });
+        const r = await llm.completions.create({ prompt: 'Once upon a time', max_tokens: 32, temperature: 0 });
+        speed[backend] = Math.round(r.timings.decode_tokens_per_second * 10) / 10;
+        texts[backend] = r.choices[0].text;
+        await llm.unload();
+      }
+      return { auto, gguf, explicit, webgpuOnnx, speed, texts };
     });
+    console.log(`decode tok/s on this machine, fortunes q4_0 in Chromium: ${JSON.stringify(got.speed)}`);
+    expect(got.texts.wasm).toBe(got.texts.webgpu);
     expect(got.auto).toMatchObject({ backend: 'wasm', reason: 'software adapter (SwiftShader): WASM is faster' });
     expect(got.auto.adapter).toMatchObject({ vendor: 'google', architecture: 'swiftshader', software: true });
     expect(got.gguf.backend).toBe('wasm');
