@@ -1,6 +1,7 @@
-// The demo app's entry: a text page (chat with GGUF models on this page's GPU) and an image page (Stable
-// Diffusion ONNX exports on onnxruntime-web), switched by the header's links (#text, #image). It wires the
-// panels together (model picker → chat / completion views, diagnostics, cache manager; the image page) and
+// The demo app's entry: a text page (chat with GGUF models on this page's GPU or, through onnxruntime-web,
+// on the CPU) and an image page (Stable Diffusion ONNX exports on onnxruntime-web), switched by the header's
+// links (#text, #image). It wires the panels together (model picker with its backend choice → chat /
+// completion views, diagnostics, cache manager; the image page) and
 // uses the SDK exactly as an app would (src/index.ts); the engines run in a Web Worker, the SDK's default.
 import { setupCacheManager } from './cache_manager';
 import { setupChat } from './chat';
@@ -46,16 +47,17 @@ window.addEventListener('pagehide', () => image.stop());
 
 const gpu = await showGpu();
 setupKernels(gpu);
-if (gpu) {
-  setupModelPicker({
+// Text models load with or without WebGPU: 'auto' falls back to onnxruntime-web's WASM build.
+setupModelPicker(
+  {
     beforeUnload() {
       chat.stop();
       completion.stop();
     },
-    onLoaded(llm, source) {
+    onLoaded(llm, source, requested) {
       chat.setModel(llm);
       completion.setModel(llm);
-      showModel(llm, source);
+      showModel(llm, source, requested);
     },
     onUnloaded() {
       chat.setModel(undefined);
@@ -63,8 +65,6 @@ if (gpu) {
       showModel(undefined);
     },
     afterLoad: () => void cacheManager.refresh(),
-  });
-} else {
-  $<HTMLButtonElement>('model-load').disabled = true;
-  $('model-status').textContent = 'This browser has no WebGPU, so models cannot run here (try a recent Chrome or Edge).';
-}
+  },
+  { webgpu: gpu !== undefined },
+);

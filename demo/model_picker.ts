@@ -1,13 +1,16 @@
 // The demo's model picker: the built-in model (default), any GGUF URL, or a local file (drag and drop
-// anywhere on the page, or the file input). Loads with loadModel (the engine in a Web Worker by default),
-// showing a progress bar with bytes done / total, rate and ETA for each phase, and a Cancel button.
-import { loadModel, type LanguageModel, type LoadProgressEvent } from '../src/index';
+// anywhere on the page, or the file input), and the backend to ask loadModel for (auto by default: our
+// WebGPU kernels on a hardware GPU, onnxruntime-web's WASM build otherwise). Loads with loadModel (the engine
+// in a Web Worker by default), showing a progress bar with bytes done / total, rate and ETA for each phase,
+// the backend chosen and why, and a Cancel button.
+import { loadModel, type BackendRequest, type LanguageModel, type LoadProgressEvent } from '../src/index';
 import { $, bytes, duration, rate } from './format';
 
 export interface ModelPickerHooks {
   /** Called before the current model is unloaded (stop any generation). */
   beforeUnload(): void;
-  onLoaded(llm: LanguageModel, source: string): void;
+  /** `requested`: the backend that was asked for ('auto' or an explicit one); llm.info.backend says what runs. */
+  onLoaded(llm: LanguageModel, source: string, requested: BackendRequest): void;
   onUnloaded(): void;
   /** After every load attempt, successful or not (the cache may have changed). */
   afterLoad(): void;
@@ -22,8 +25,14 @@ const PHASES: Partial<Record<string, string>> = {
   ready: 'Ready',
 };
 
-export function setupModelPicker(hooks: ModelPickerHooks): { load(): Promise<void> } {
+export interface ModelPickerOptions {
+  /** This browser has WebGPU (an adapter and a device): without it only 'auto' and 'wasm' can work. */
+  webgpu: boolean;
+}
+
+export function setupModelPicker(hooks: ModelPickerHooks, options: ModelPickerOptions): { load(): Promise<void> } {
   const pick = $<HTMLSelectElement>('model-pick');
+  const backendPick = $<HTMLSelectElement>('model-backend');
   const urlInput = $<HTMLInputElement>('model-url');
   const drop = $('model-drop');
   const dropText = $('model-drop-text');
@@ -37,6 +46,11 @@ export function setupModelPicker(hooks: ModelPickerHooks): { load(): Promise<voi
   let llm: LanguageModel | undefined;
   let file: File | undefined;
   let loading: AbortController | undefined;
+
+  if (!options.webgpu) {
+    for (const o of backendPick.options) if (o.value === 'webgpu' || o.value === 'ort-webgpu') o.disabled = true;
+    $('model-backend-note').textContent = 'No WebGPU here: models run on WebAssembly (the CPU).';
+  }
 
   const showSource = () => {
     urlInput.hidden = pick.value !== 'url';
@@ -76,8 +90,11 @@ export function setupModelPicker(hooks: ModelPickerHooks): { load(): Promise<voi
   const progress = (e: LoadProgressEvent) => {
     const total = e.totalBytes;
     bar.value = total ? Math.min(1, e.loadedBytes / total) : 0;
+    // The runtime announces its backend choice as a progress event ("backend wasm: software adapter …").
+    if (/^backend /.test(e.message)) document.body.dataset.loadBackend = e.message;
     const parts = [PHASES[e.phase] ?? e.phase];
     if (total && e.phase !== 'ready') parts.push(`${bytes(e.loadedBytes)} / ${bytes(total)}`);
+    if (/^backend /.test(e.message)) parts.push(e.message);
     if (e.rate) parts.push(rate(e.rate));
     if (e.etaSeconds !== undefined && e.phase !== 'ready') parts.push(`${duration(e.etaSeconds)} left`);
     barText.textContent = parts.join(' · ');
@@ -94,8 +111,10 @@ export function setupModelPicker(hooks: ModelPickerHooks): { load(): Promise<voi
       return;
     }
     const source = useFile ? file!.name : url;
+    const backend = backendPick.value as BackendRequest;
     loading?.abort();
     const ctl = (loading = new AbortController());
+    document.body.dataset.model = 'loading'; // at once, before the old model is unloaded
     if (llm) {
       hooks.beforeUnload();
       const old = llm;
@@ -103,13 +122,13 @@ export function setupModelPicker(hooks: ModelPickerHooks): { load(): Promise<voi
       hooks.onUnloaded();
       await old.unload();
     }
-    document.body.dataset.model = 'loading';
     document.body.dataset.loadPhases = '';
+    delete document.body.dataset.loadBackend;
     loadButton.disabled = true;
     cancel.hidden = false;
     bar.value = 0;
     barText.textContent = '';
-    status.textContent = `Loading ${source}…`;
+    status.textContent = `Loading ${source} (backend ${backend})…`;
     status.className = '';
     const t0 = performance.now();
     try {
@@ -117,6 +136,7 @@ export function setupModelPicker(hooks: ModelPickerHooks): { load(): Promise<voi
         ...(useFile ? { file } : { url }),
         // Base models (the built-in one) have no chat template: format chat turns as "role: content" lines.
         chatFallback: 'plain',
+        backend,
         signal: ctl.signal,
         onProgress: progress,
       });
@@ -126,10 +146,10 @@ export function setupModelPicker(hooks: ModelPickerHooks): { load(): Promise<voi
       }
       llm = loaded;
       const i = loaded.info;
-      status.textContent = `Loaded ${i.name} (${i.architecture}, ${i.layers} layers, ${Object.keys(i.weightTypes).join('/')}) in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${i.adapter}, ${i.precision} activations, ${i.runtime === 'worker' ? 'in a Web Worker' : 'on the page thread'}.`;
+      status.textContent = `Loaded ${i.name} (${i.architecture}, ${i.layers} layers, ${Object.keys(i.weightTypes).join('/')}) in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${i.backend} (${i.adapter}), ${i.precision} activations, ${i.runtime === 'worker' ? 'in a Web Worker' : 'on the page thread'}.`;
       bar.value = 1;
       document.body.dataset.model = 'ready';
-      hooks.onLoaded(loaded, source);
+      hooks.onLoaded(loaded, source, backend);
     } catch (e) {
       if (ctl !== loading) return;
       const err = e as { code?: string; message: string; name?: string };

@@ -1,8 +1,12 @@
 // The demo page as a person uses it: diagnostics, load the built-in model, chat with it (streamed reply,
 // time to first token, tokens/s), raw completion with greedy text equal to the exact reference, stop, the
-// IndexedDB cache (a reload downloads nothing; the cache manager lists and deletes), and a local GGUF file
-// by drag and drop and by the file input. Built with `npm run build:demo` (demo/dist); the engine runs in
-// the demo's Web Worker. Screenshots are saved as test artifacts (test-results/).
+// IndexedDB cache (a reload downloads nothing; the cache manager lists and deletes), a local GGUF file
+// by drag and drop and by the file input, and the backend selector. Built with `npm run build:demo`
+// (demo/dist); the engine runs in the demo's Web Worker. Screenshots are saved as test artifacts (test-results/).
+//
+// The browser here has only a software WebGPU adapter (SwiftShader, see playwright.config.ts), so backend
+// 'auto' (the picker's default) runs the model on onnxruntime-web's WASM build and says so; one test asks
+// for 'webgpu' (inpage's own kernels) and then 'wasm' explicitly.
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 
@@ -57,6 +61,23 @@ async function say(page: Page, text: string): Promise<{ reply: string; stats: st
   return { reply, stats, updates };
 }
 
+/**
+ * Clicks a Stop button from inside the page as soon as the first streamed text shows in `textSelector`. On
+ * WASM the built-in model writes a whole reply in well under a second, sooner than a click from the test
+ * process can land, so the page clicks while the worker is still generating. Whether the abort reaches the
+ * worker in time is what the caller checks: a generation that ran to its end reports done, not stopped.
+ */
+async function stopOnFirstText(page: Page, textSelector: string, stopSelector: string): Promise<void> {
+  await page.evaluate(([textSel, stopSel]) => {
+    const observer = new MutationObserver(() => {
+      if (!document.querySelector(textSel)?.textContent?.trim()) return;
+      observer.disconnect();
+      document.querySelector<HTMLButtonElement>(stopSel)!.click();
+    });
+    observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+  }, [textSelector, stopSelector] as const);
+}
+
 /** Number from the chat stats line, e.g. "prompt 12 tokens" → 12. */
 function statNumber(stats: string, re: RegExp): number {
   const m = stats.match(re);
@@ -68,6 +89,9 @@ test('demo: diagnostics, load the built-in model, greedy text equals the exact r
   await page.goto(PAGE);
   await expect(page.locator('#diag-list')).toContainText('activation precision');
   await expect(page.locator('#diag-list')).toContainText('f32');
+  await expect(page.locator('#diag-list')).toContainText(/software adapter\s*true/);
+  await expect(page.locator('#diag-status')).toContainText('software adapter');
+  await expect(page.locator('#model-backend')).toHaveValue('auto'); // the default
   await loadDefault(page);
   await page.click('#mode-complete');
   const { prompt, text_until_eos } = reference.prompts[0]!;
@@ -78,9 +102,15 @@ test('demo: diagnostics, load the built-in model, greedy text equals the exact r
   await expect(page.locator('#generate-stats')).toContainText('finish', { timeout: 120_000 });
   await expect(page.locator('#output-prompt')).toHaveText(prompt);
   await expect(page.locator('#output-text')).toHaveText(text_until_eos);
-  // The diagnostics panel says where the model runs and why.
-  await expect(page.locator('#diag-model')).toContainText('webgpu');
+  // The diagnostics panel says where the model runs and why: 'auto' on a software adapter means WASM.
+  await expect(page.locator('#diag-model')).toHaveAttribute('data-backend', 'wasm');
+  await expect(page.locator('#diag-model')).toContainText('backendwasm — software adapter (SwiftShader): WASM is faster');
+  await expect(page.locator('#diag-model')).toContainText('asked forauto');
+  await expect(page.locator('#diag-model')).toContainText('in WebAssembly memory');
   await expect(page.locator('#diag-model')).toContainText('Web Worker — the default in browsers');
+  // …as did the load's progress events and its status line.
+  await expect(page.locator('body')).toHaveAttribute('data-load-backend', 'backend wasm: software adapter (SwiftShader): WASM is faster');
+  await expect(page.locator('#model-status')).toContainText(' on wasm (onnxruntime-web');
   await page.screenshot({ path: info.outputPath('demo-generated.png'), fullPage: true });
 });
 
@@ -90,10 +120,10 @@ test('demo: the stop button ends a long generation, and the next one works', asy
   await page.click('#mode-complete');
   await page.fill('#max-tokens', '200');
   await page.fill('#temperature', '0.8');
+  await stopOnFirstText(page, '#output-text', '#generate-stop');
   await page.click('#generate-run');
-  await expect(page.locator('#output-text')).not.toHaveText('', { timeout: 60_000 });
-  await page.click('#generate-stop');
   await expect(page.locator('#generate-stats')).toHaveText('Stopped.', { timeout: 30_000 });
+  await expect(page.locator('#output-text')).not.toHaveText(''); // the partial text stays
   await expect(page.locator('#generate-run')).toBeEnabled();
   await page.fill('#temperature', '0');
   await page.fill('#max-tokens', '32');
@@ -195,11 +225,10 @@ test('demo cache manager: deleting the model removes it, and the next load downl
   // Stop in the chat: the partial reply stays, and the model is free for the next turn.
   await page.fill('#max-tokens', '200');
   await page.fill('#chat-input', 'Talk for a long time.');
+  await stopOnFirstText(page, '.msg.assistant .body', '#chat-stop');
   await page.click('#chat-send');
-  await expect(page.locator('.msg.assistant .body')).not.toHaveText('', { timeout: 60_000 });
-  await expect(page.locator('#chat-stop')).toBeEnabled();
-  await page.click('#chat-stop');
   await expect(page.locator('#chat-stats')).toHaveAttribute('data-done', 'stopped', { timeout: 30_000 });
+  await expect(page.locator('.msg.assistant .body')).not.toHaveText('');
   await expect(page.locator('#chat-stats')).toHaveText(/^Stopped\./);
   await expect(page.locator('.msg.assistant .meta')).toHaveText('stopped');
   await expect(page.locator('#chat-send')).toBeEnabled();
@@ -258,4 +287,44 @@ test('demo local file: drag and drop a GGUF, or pick it with the file input; it 
   await page.click('#cache-refresh');
   await expect(page.locator('#cache-summary')).toHaveText(/Nothing cached yet/);
   await page.screenshot({ path: info.outputPath('demo-picked-file.png'), fullPage: true });
+});
+
+test('demo backend selector: webgpu (inpage\'s kernels) on request generates the exact greedy text; then wasm on request', async ({ page }, info) => {
+  test.setTimeout(300_000);
+  await page.goto(PAGE);
+  await expect(page.locator('#diag-list')).toContainText('activation precision');
+  await page.selectOption('#model-backend', 'webgpu');
+  await loadDefault(page);
+  const diag = page.locator('#diag-model');
+  await expect(diag).toHaveAttribute('data-backend', 'webgpu');
+  // Asked for explicitly, our kernels run even on the software adapter, and the reason names it.
+  await expect(diag).toContainText(/backendwebgpu — requested \(adapter: .*\(software\)\)/);
+  await expect(diag).toContainText('asked forwebgpu');
+  await expect(diag).toContainText('on the GPU');
+  await expect(page.locator('body')).toHaveAttribute('data-load-backend', /^backend webgpu: requested/);
+  await expect(page.locator('#model-status')).toContainText(' on webgpu (');
+
+  await page.click('#mode-complete');
+  const { prompt, text_until_eos } = reference.prompts[0]!;
+  await page.fill('#prompt', prompt);
+  await page.fill('#max-tokens', '32');
+  await page.fill('#temperature', '0');
+  await page.click('#generate-run');
+  await expect(page.locator('#generate-stats')).toContainText('finish', { timeout: 120_000 });
+  await expect(page.locator('#output-text')).toHaveText(text_until_eos);
+  await expect(page.locator('#generate-stats')).toContainText(/decode [\d.]+ tok\/s/);
+  await page.screenshot({ path: info.outputPath('demo-backend-webgpu.png'), fullPage: true });
+
+  // Switching to 'wasm' and loading again replaces the model (from the cache) with the WASM one.
+  await page.selectOption('#model-backend', 'wasm');
+  await loadDefault(page);
+  await expect(diag).toHaveAttribute('data-backend', 'wasm');
+  await expect(diag).toContainText('backendwasm — requested');
+  await expect(diag).toContainText('asked forwasm');
+  await expect(page.locator('body')).toHaveAttribute('data-load-phases', /cache-read/);
+  const second = reference.prompts[1]!;
+  await page.fill('#prompt', second.prompt);
+  await page.click('#generate-run');
+  await expect(page.locator('#generate-stats')).toContainText('finish', { timeout: 120_000 });
+  await expect(page.locator('#output-text')).toHaveText(second.text_until_eos);
 });
