@@ -196,3 +196,23 @@ test.describe('backend auto without a usable GPU', () => {
     expect(got.webgpuOnnx.code).toBe('BackendUnavailable');
   });
 });
+
+test("a GGUF file on backend 'ort-webgpu' (exported to ONNX, KV cache on the GPU): the same greedy text as on 'wasm'", async ({ page }) => {
+  await openPage(page);
+  const got = await page.evaluate(async () => {
+    const inpage = await import('/dist/inpage.js' as string);
+    const out: Record<string, { text: string; backend: string; reason: string }> = {};
+    for (const backend of ['ort-webgpu', 'wasm']) {
+      const llm = await inpage.loadModel({ url: '/public/models/fortunes-1.8m-q4_0.gguf', backend, worker: false });
+      const r = await llm.completions.create({ prompt: 'Once upon a time', max_tokens: 12, temperature: 0 });
+      out[backend] = { text: r.choices[0].text, backend: llm.info.backend, reason: llm.info.backendReason };
+      await llm.unload();
+    }
+    return out;
+  });
+  expect(got['ort-webgpu']!.backend).toBe('ort-webgpu');
+  expect(got['ort-webgpu']!.reason).toContain('requested');
+  expect(got.wasm!.backend).toBe('wasm');
+  expect(got['ort-webgpu']!.text.length).toBeGreaterThan(0);
+  expect(got['ort-webgpu']!.text).toBe(got.wasm!.text);
+});

@@ -2,8 +2,8 @@
  * loadModel's routing below the runtime: which format the options name (a GGUF file, or an optimum /
  * transformers.js ONNX folder), which backend runs it (./choose.ts), and the loader for that pair:
  *
- *   GGUF + 'webgpu'              our kernels     } src/llm/load_model.ts, passed in by the runtime as `native`
- *   GGUF + 'wasm'                exported to ONNX } (onnxruntime-web: ./ort/load_ort_model.ts)
+ *   GGUF + 'webgpu'              our kernels       } src/llm/load_model.ts, passed in by the runtime as `native`
+ *   GGUF + 'wasm' | 'ort-webgpu'  exported to ONNX  } (onnxruntime-web: ./ort/load_ort_model.ts)
  *   ONNX + 'wasm' | 'ort-webgpu'  ./ort/onnx_model.ts
  *
  * A `gpu` passed in (Node) counts as asking for WebGPU. The choice is stated in a progress event and in
@@ -83,10 +83,6 @@ export async function loadOnBackend(options: EngineOptions & BackendOptions, io:
     );
   }
 
-  if (choice.backend === 'ort-webgpu') {
-    // TODO(ort): the GGUF→ONNX loader (src/llm/load_model.ts → ./ort/load_ort_model.ts) runs the WASM EP only.
-    throw new BackendUnavailableError('ort-webgpu', "a GGUF file runs on onnxruntime-web's WASM execution provider only for now: use backend 'wasm', 'webgpu' or 'auto'");
-  }
   const run = async (c: BackendChoice) => {
     const llm = await io.native({ ...options, backend: c.backend });
     Object.assign(llm.info, { backend: c.backend, backendReason: c.reason });

@@ -90,10 +90,11 @@ export interface SourceHooks {
  * options.url / file / bytes are ignored here.
  */
 export async function loadModelFrom(opened: ByteSource, options: LoadModelOptions, hooks: SourceHooks = {}): Promise<LanguageModel> {
-  if (options.backend === 'wasm') {
+  if (options.backend === 'wasm' || options.backend === 'ort-webgpu') {
     // Imported on demand: pages on our kernels never load onnxruntime-web or the exporter.
     const [{ loadOrt }, { loadOrtModelFrom }] = await Promise.all([import('../backends/ort/ort_runtime'), import('../backends/ort/load_ort_model')]);
-    const llm = await loadOrtModelFrom(await loadOrt('wasm', options), opened, { ...options, reason: 'requested', onMetadata: hooks.onMetadata });
+    const ep = options.backend === 'ort-webgpu' ? 'webgpu' : 'wasm';
+    const llm = await loadOrtModelFrom(await loadOrt(ep, options), opened, { ...options, executionProvider: ep, reason: 'requested', onMetadata: hooks.onMetadata });
     await hooks.whenComplete?.().catch(async (e: unknown) => {
       await llm.unload();
       throw e;

@@ -39,11 +39,13 @@ describe('GGUF routing', () => {
     expect(llm.info).toMatchObject({ backend: 'webgpu', backendReason: 'a GPU was passed in' });
     expect(events).toContain('backend webgpu: a GPU was passed in');
   });
-  test("explicit 'wasm' goes to the ORT loader; explicit 'ort-webgpu' is refused for GGUF", async () => {
+  test("explicit 'wasm' and 'ort-webgpu' go to the ORT loader; 'ort-webgpu' without an adapter is refused", async () => {
     const { calls, io } = fakeNative();
     expect((await loadOnBackend({ url: '/m.gguf', backend: 'wasm', gpu: hardware }, io)).info).toMatchObject({ backend: 'wasm', backendReason: 'requested' });
-    expect(calls).toEqual(['wasm']);
-    await expect(loadOnBackend({ url: '/m.gguf', backend: 'ort-webgpu', gpu: hardware }, io)).rejects.toBeInstanceOf(BackendUnavailableError);
+    expect((await loadOnBackend({ url: '/m.gguf', backend: 'ort-webgpu', gpu: swiftshader }, io)).info.backend).toBe('ort-webgpu');
+    expect(calls).toEqual(['wasm', 'ort-webgpu']);
+    const none = { requestAdapter: async () => null } as unknown as GPU;
+    await expect(loadOnBackend({ url: '/m.gguf', backend: 'ort-webgpu', gpu: none }, io)).rejects.toBeInstanceOf(BackendUnavailableError);
   });
   test('auto: weight types our kernels refuse → wasm with the reason; explicit webgpu → BackendUnavailable', async () => {
     const refusal = new ModelFileError('UnsupportedQuantType', 'weight type IQ2_XS is not supported');

@@ -15,6 +15,7 @@ import { createTokenizer } from '../../tokenizer';
 import { exportGgufToOnnx } from './gguf_to_onnx';
 import { OrtDecoder, type Ort } from './ort_decoder';
 import { OrtEngine } from './ort_engine';
+import { gpuKvSessionOptions } from './ort_runtime';
 
 export interface OrtLoadOptions {
   /** Context window in tokens (default: the model's, capped at 4096). */
@@ -34,6 +35,8 @@ export interface OrtLoadOptions {
   signal?: AbortSignal;
   /** Why this backend was chosen (ModelInfo.backendReason). */
   reason?: string;
+  /** 'wasm' (default) or 'webgpu' (the KV cache then stays on the GPU: ./ort_runtime.ts gpuKvSessionOptions). */
+  executionProvider?: 'wasm' | 'webgpu';
   /** Receives the file's GGUF metadata once parsed (as loadModelFrom's hook). */
   onMetadata?: (metadata: Record<string, unknown>) => void;
 }
@@ -71,7 +74,8 @@ export async function loadOrtModelFrom(ort: Ort, source: ByteSource, options: Or
   onProgress({ phase: 'gpu-upload', loadedBytes: weightBytes, totalBytes: weightBytes, message: 'onnxruntime session' });
   const decoder = await OrtDecoder.create(ort, onnx.model, [onnx.externalData], {
     nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
-    kvType: 'float32', executionProvider: 'wasm', contextLength,
+    kvType: 'float32', executionProvider: options.executionProvider ?? 'wasm', contextLength,
+    sessionOptions: options.executionProvider === 'webgpu' ? gpuKvSessionOptions(config.nLayers) : {},
   });
   const session = new GenerationSession(new OrtEngine(decoder, contextLength, chunk));
 
@@ -81,10 +85,10 @@ export async function loadOrtModelFrom(ort: Ort, source: ByteSource, options: Or
   const info: ModelInfo = {
     name: typeof file.metadata['general.name'] === 'string' ? (file.metadata['general.name'] as string) : config.architecture,
     architecture: config.architecture,
-    backend: 'wasm',
+    backend: options.executionProvider === 'webgpu' ? 'ort-webgpu' : 'wasm',
     backendReason: options.reason ?? 'requested',
     precision: 'f32',
-    adapter: `onnxruntime-web ${ort.env.versions?.web ?? ''} wasm, ${threads} thread${threads === 1 ? '' : 's'}, ${matmulWeights === 'f32' ? 'f32 MatMul' : 'MatMulNBits'}`.replace('  ', ' '),
+    adapter: `onnxruntime-web ${ort.env.versions?.web ?? ''} ${options.executionProvider === 'webgpu' ? 'webgpu' : `wasm, ${threads} thread${threads === 1 ? '' : 's'}`}, ${matmulWeights === 'f32' ? 'f32 MatMul' : 'MatMulNBits'}`.replace('  ', ' '),
     contextLength,
     vocabSize: config.vocabSize,
     layers: config.nLayers,

@@ -16,7 +16,7 @@ import { chooseBackend, describeAdapter, type BackendChoice } from '../choose';
 import { HfTokenizer, tokenText, type HfTokenizerConfig, type HfTokenizerSpec } from './hf_tokenizer';
 import { kvTypeFor, modelFileFor, OnnxFolder, onnxModelConfig, type FolderReadOptions, type OnnxDtype, type OnnxFolderFiles } from './onnx_folder';
 import { OrtDecoder } from './ort_decoder';
-import { loadOrt, type OrtRuntimeOptions } from './ort_runtime';
+import { gpuKvSessionOptions, loadOrt, type OrtRuntimeOptions } from './ort_runtime';
 import { OrtEngine } from './ort_engine';
 
 export type { OnnxDtype, OnnxFolderFiles };
@@ -87,7 +87,6 @@ export async function loadOnnxModel(options: LoadOnnxModelOptions, hooks: OnnxLo
     const contextLength = options.contextLength ?? Math.min(cfg.contextLength, 4096);
     if (!Number.isInteger(contextLength) || contextLength < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${options.contextLength}`);
     const gpuKv = choice.backend === 'ort-webgpu';
-    const presentNames = Array.from({ length: cfg.nLayers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]).flat();
     const kvType = kvTypeFor(options.dtype);
     const decoder = await OrtDecoder.create(ort, model, externalData, {
       nLayers: cfg.nLayers,
@@ -97,7 +96,7 @@ export async function loadOnnxModel(options: LoadOnnxModelOptions, hooks: OnnxLo
       kvType,
       contextLength,
       executionProvider: gpuKv ? 'webgpu' : 'wasm',
-      sessionOptions: gpuKv ? { preferredOutputLocation: Object.fromEntries(presentNames.map((n) => [n, 'gpu-buffer' as const])) } : {},
+      sessionOptions: gpuKv ? gpuKvSessionOptions(cfg.nLayers) : {},
     });
 
     const tokCfg = (tokenizerConfig ?? {}) as HfTokenizerConfig;

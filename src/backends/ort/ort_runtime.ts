@@ -46,3 +46,12 @@ function configure(ort: OrtModule, build: OrtBuild, o: OrtRuntimeOptions): void 
   else if (typeof crossOriginIsolated === 'undefined' || !crossOriginIsolated) ort.env.wasm.numThreads = 1;
   ort.env.logLevel = 'error';
 }
+
+/**
+ * Session options that keep a decoder's key/value cache on the GPU under the WebGPU EP: present.* stay
+ * as GPU buffers and go back in as the next step's past_key_values.* (OrtDecoder disposes the old ones).
+ */
+export function gpuKvSessionOptions(nLayers: number): { preferredOutputLocation: Record<string, 'gpu-buffer'> } {
+  const names = Array.from({ length: nLayers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]).flat();
+  return { preferredOutputLocation: Object.fromEntries(names.map((n) => [n, 'gpu-buffer' as const])) };
+}
