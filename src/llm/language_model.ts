@@ -59,6 +59,8 @@ export interface LanguageModelParts {
   renderChat: (messages: ChatCompletionRequest['messages']) => string;
   info: ModelInfo;
   destroy: () => void | Promise<void>;
+  /** Sampling defaults of the model (e.g. generation_config.json), used where a request leaves a field out. */
+  samplingDefaults?: Partial<SamplingOptions>;
 }
 
 let nextId = 1;
@@ -191,7 +193,9 @@ export class LanguageModel {
    * Runs one generation after the requests before it, yielding text. The queue slot is held until the
    * generator finishes or is abandoned (return()), so concurrent requests never interleave on the GPU.
    */
-  private async *run(prompt: number[], opts: SamplingOptions): AsyncGenerator<string, GenerationResult> {
+  private async *run(prompt: number[], request: SamplingOptions): AsyncGenerator<string, GenerationResult> {
+    // The model's own defaults (an ONNX folder's generation_config.json) under what the request says.
+    const opts: SamplingOptions = { ...this.parts.samplingDefaults, ...definedOnly(request) };
     if (this.unloaded) throw new InvalidArgumentError('this model was unloaded');
     const sampling = samplingParams(opts, this.tokenizer.vocabSize);
     const maxTokens = opts.max_tokens ?? 256;
@@ -226,6 +230,10 @@ export class LanguageModel {
       release();
     }
   }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function now(): number {

@@ -4,7 +4,7 @@
  * from a map, a URL (fetch) and the runtime's open hook.
  */
 import { describe, expect, test } from 'vitest';
-import { kvTypeFor, modelFileFor, OnnxFolder, onnxModelConfig } from '../../src/backends/ort/onnx_folder';
+import { kvTypeFor, modelFileFor, OnnxFolder, onnxModelConfig, samplingDefaultsFrom } from '../../src/backends/ort/onnx_folder';
 import { ModelFileError } from '../../src/errors';
 
 describe('dtype → file', () => {
@@ -71,4 +71,10 @@ describe('OnnxFolder', () => {
     expect(fetched).toEqual(['https://host/m/config.json', 'https://host/m/tokenizer_config.json']);
     expect(opened).toEqual(['https://host/m/onnx/model.onnx', 'https://host/m/onnx/model.onnx_data']);
   });
+});
+
+test('generation_config.json sampling fields become request defaults', () => {
+  expect(samplingDefaultsFrom({ do_sample: true, temperature: 0.6, top_p: 0.9, top_k: 20, repetition_penalty: 1.1, eos_token_id: [1, 2] })).toEqual({ temperature: 0.6, top_p: 0.9, top_k: 20, repetition_penalty: 1.1 });
+  expect(samplingDefaultsFrom({ do_sample: false, temperature: 0.6 })).toEqual({ temperature: 0 });
+  expect(samplingDefaultsFrom({})).toEqual({});
 });

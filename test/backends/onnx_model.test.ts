@@ -80,3 +80,17 @@ describe('loadOnnxModel (wasm)', () => {
     await expect(llm.completions.create({ prompt: p.prompt, max_tokens: 8, signal: ac.signal })).rejects.toMatchObject({ code: 'Aborted' });
   });
 });
+
+test('generation_config.json defaults apply where a request is silent (do_sample false → greedy)', async () => {
+  const files = { ...folder.files, 'generation_config.json': new TextEncoder().encode(JSON.stringify({ eos_token_id: [1023], do_sample: false })) };
+  const greedy = await loadOnnxModel({ files, backend: 'wasm' });
+  try {
+    const p = exact.prompts[2]!;
+    expect((await greedy.completions.create({ prompt: p.prompt, max_tokens: 32 })).choices[0]!.text).toBe(p.text_until_eos);
+    // A request's own temperature still wins: seeded sampling at 1.5 leaves the greedy path.
+    const hot = await greedy.completions.create({ prompt: p.prompt, max_tokens: 32, temperature: 1.5, top_k: 0, top_p: 1, min_p: 0, seed: 7 });
+    expect(hot.choices[0]!.text).not.toBe(p.text_until_eos);
+  } finally {
+    await greedy.unload();
+  }
+});

@@ -15,6 +15,7 @@
  */
 import { InpageError, InvalidArgumentError, ModelFileError } from '../../errors';
 import type { ByteSource } from '../../formats/byte_source';
+import type { SamplingOptions } from '../../llm/api_types';
 
 export type OnnxDtype = 'fp32' | 'fp16' | 'q4' | 'q4f16' | 'q8' | 'int8' | 'uint8' | 'bnb4';
 
@@ -93,6 +94,22 @@ export function onnxModelConfig(config: Record<string, unknown>, generation: Rec
     eosIds,
     name: typeof config._name_or_path === 'string' && config._name_or_path ? config._name_or_path : typeof config.model_type === 'string' ? config.model_type : 'onnx model',
   };
+}
+
+/**
+ * generation_config.json's sampling fields as request defaults (transformers' names mapped to ours;
+ * do_sample false means greedy). Fields it leaves out keep the library's defaults.
+ */
+export function samplingDefaultsFrom(g: Record<string, unknown> = {}): Partial<SamplingOptions> {
+  const num = (k: string) => (typeof g[k] === 'number' && Number.isFinite(g[k]) ? (g[k] as number) : undefined);
+  const out: Partial<SamplingOptions> = {};
+  if (g.do_sample === false) out.temperature = 0;
+  else if (num('temperature') !== undefined) out.temperature = num('temperature');
+  if (num('top_k') !== undefined) out.top_k = num('top_k');
+  if (num('top_p') !== undefined) out.top_p = num('top_p');
+  if (num('min_p') !== undefined) out.min_p = num('min_p');
+  if (num('repetition_penalty') !== undefined) out.repetition_penalty = num('repetition_penalty');
+  return out;
 }
 
 /** One folder, read file by file. */

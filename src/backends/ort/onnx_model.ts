@@ -14,7 +14,7 @@ import { LanguageModel, type LanguageModelParts, type ModelInfo } from '../../ll
 import { ChatTemplate, type ChatFallback } from '../../tokenizer/chat';
 import { chooseBackend, describeAdapter, type BackendChoice } from '../choose';
 import { HfTokenizer, tokenText, type HfTokenizerConfig, type HfTokenizerSpec } from './hf_tokenizer';
-import { kvTypeFor, modelFileFor, OnnxFolder, onnxModelConfig, type FolderReadOptions, type OnnxDtype, type OnnxFolderFiles } from './onnx_folder';
+import { kvTypeFor, modelFileFor, OnnxFolder, onnxModelConfig, samplingDefaultsFrom, type FolderReadOptions, type OnnxDtype, type OnnxFolderFiles } from './onnx_folder';
 import { OrtDecoder } from './ort_decoder';
 import { gpuKvSessionOptions, loadOrt, type OrtRuntimeOptions } from './ort_runtime';
 import { OrtEngine } from './ort_engine';
@@ -135,7 +135,7 @@ export async function loadOnnxModel(options: LoadOnnxModelOptions, hooks: OnnxLo
       hasChatTemplate: templateSource !== undefined,
     };
     onProgress({ phase: 'ready', loadedBytes: weightBytes, totalBytes: weightBytes, message: `ready (${choice.backend}: ${choice.reason})` });
-    return new LanguageModel({ session, tokenizer, renderChat, info, destroy: () => decoder.dispose() });
+    return new LanguageModel({ session, tokenizer, renderChat, info, destroy: () => decoder.dispose(), samplingDefaults: samplingDefaultsFrom(generation) });
   } finally {
     folder.close();
   }
