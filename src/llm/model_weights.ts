@@ -95,28 +95,41 @@ export async function loadModelWeights(
   };
 
   try {
-    const tokenEmbedding = await matrix('token_embd.weight');
+    // Upload in file order, not model order: a cached file is read chunk by chunk and a reader that jumps
+    // back and forth (llama.cpp writes some tensors of a layer out of our order) would read chunks twice.
+    const kinds = tensorKinds(config);
+    const order = [...kinds.keys()].sort((a, b) => tensor(byName, a).offset - tensor(byName, b).offset);
+    const uploaded = new Map<string, QuantMatrix | GPUBuffer>();
+    for (const name of order) {
+      const kind = kinds.get(name)!;
+      uploaded.set(name, kind === 'matrix' ? await matrix(name) : await vector(name, kind));
+    }
+    const m = (name: string) => uploaded.get(name) as QuantMatrix;
+    const v = (name: string) => uploaded.get(name) as GPUBuffer;
+    const optional = (name: string) => uploaded.get(name) as GPUBuffer | undefined;
+
+    const tokenEmbedding = m('token_embd.weight');
     const layers: LayerWeights[] = [];
     for (let i = 0; i < config.nLayers; i++) {
       const p = `blk.${i}.`;
       layers.push({
-        attnNorm: await vector(`${p}attn_norm.weight`, 'f32'),
-        wq: await matrix(`${p}attn_q.weight`),
-        wk: await matrix(`${p}attn_k.weight`),
-        wv: await matrix(`${p}attn_v.weight`),
-        bq: config.hasQkvBias ? await vector(`${p}attn_q.bias`, 'activations') : undefined,
-        bk: config.hasQkvBias ? await vector(`${p}attn_k.bias`, 'activations') : undefined,
-        bv: config.hasQkvBias ? await vector(`${p}attn_v.bias`, 'activations') : undefined,
-        wo: await matrix(`${p}attn_output.weight`),
-        ffnNorm: await vector(`${p}ffn_norm.weight`, 'f32'),
-        wGate: await matrix(`${p}ffn_gate.weight`),
-        wUp: await matrix(`${p}ffn_up.weight`),
-        wDown: await matrix(`${p}ffn_down.weight`),
+        attnNorm: v(`${p}attn_norm.weight`),
+        wq: m(`${p}attn_q.weight`),
+        wk: m(`${p}attn_k.weight`),
+        wv: m(`${p}attn_v.weight`),
+        bq: optional(`${p}attn_q.bias`),
+        bk: optional(`${p}attn_k.bias`),
+        bv: optional(`${p}attn_v.bias`),
+        wo: m(`${p}attn_output.weight`),
+        ffnNorm: v(`${p}ffn_norm.weight`),
+        wGate: m(`${p}ffn_gate.weight`),
+        wUp: m(`${p}ffn_up.weight`),
+        wDown: m(`${p}ffn_down.weight`),
       });
     }
-    const outputNorm = await vector('output_norm.weight', 'f32');
-    const output = config.tiedOutput ? tokenEmbedding : await matrix('output.weight');
-    const ropeFreqs = config.ropeFreqsTensor ? await vector(config.ropeFreqsTensor, 'f32') : undefined;
+    const outputNorm = v('output_norm.weight');
+    const output = config.tiedOutput ? tokenEmbedding : m('output.weight');
+    const ropeFreqs = config.ropeFreqsTensor ? v(config.ropeFreqsTensor) : undefined;
     await gpu.checkErrors();
     return { tokenEmbedding, layers, outputNorm, output, ropeFreqs, bytes: totalBytes };
   } catch (e) {
@@ -137,7 +150,17 @@ export function destroyModelWeights(gpu: Gpu, w: ModelWeights): void {
   for (const v of vectors) gpu.allocator.release(v);
 }
 
-/** The tensors a llama/qwen2 model of this config reads, in load order. */
+/** The tensors a llama/qwen2 model of this config reads: name → how it is uploaded. */
+function tensorKinds(config: ModelConfig): Map<string, 'matrix' | 'f32' | 'activations'> {
+  const kinds = new Map<string, 'matrix' | 'f32' | 'activations'>();
+  for (const name of requiredTensorNames(config)) {
+    // Norm weights are read by rmsNorm as f32; biases are added to activations, so they take the activation type.
+    kinds.set(name, name.endsWith('norm.weight') || name === config.ropeFreqsTensor ? 'f32' : name.endsWith('.bias') ? 'activations' : 'matrix');
+  }
+  return kinds;
+}
+
+/** The tensors a llama/qwen2 model of this config reads, in model order. */
 export function requiredTensorNames(config: ModelConfig): string[] {
   const names = ['token_embd.weight'];
   for (let i = 0; i < config.nLayers; i++) {
