@@ -21,8 +21,8 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { OnnxGraphBuilder } from '../src/formats/onnx/graph_builder';
-import { loadDiffusion } from '../src/diffusion/load_diffusion';
-import { loadOrtFor } from '../src/diffusion/ort_components';
+import { loadOrtFor } from '../src/backends/ort/diffusion_components';
+import { loadDiffusion } from '../src/runtime/diffusion_load';
 import { writeTinySd } from '../test/reference/sd_models';
 import { cpus } from 'node:os';
 

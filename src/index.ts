@@ -14,8 +14,9 @@ export type { AcquireGpuOptions, GpuCapabilities };
 export type { LoadProgressEvent } from './llm/load_model';
 export { loadModel, type LoadModelOptions } from './runtime/load';
 /** Stable Diffusion (text to image) from an ONNX export's folder, on onnxruntime-web (WebGPU or WASM). */
-export { loadDiffusion, type LoadDiffusionOptions, type DiffusionModel } from './diffusion/load_diffusion';
-export type { DiffusionInfo, DiffusionLoadProgress, DiffusionBackend } from './diffusion/load';
+export { loadDiffusion, type LoadDiffusionOptions, type DiffusionModel } from './runtime/diffusion_load';
+export type { DiffusionInfo, DiffusionLoadProgress } from './diffusion/load';
+export type { DiffusionBackend } from './backends/diffusion_backend';
 export type { GenerateOptions, DiffusionImage, StepEvent } from './diffusion/pipeline';
 /** ONNX models in the optimum / transformers.js folder layout, on onnxruntime-web (WebGPU or WASM; loaded on first use). */
 export { loadOnnxModel, type LoadOnnxModelOptions, type OnnxDtype, type OnnxFolderFiles } from './backends/ort/onnx_model';

@@ -14,7 +14,7 @@
 import { BackendUnavailableError, ModelFileError } from '../errors';
 import type { ByteSource } from '../formats/byte_source';
 import type { LanguageModel } from '../llm/language_model';
-import type { LoadModelOptions as EngineOptions } from '../llm/load_model';
+import type { LoadModelOptions as EngineOptions, SourceHooks } from '../llm/load_model';
 import { chooseBackend, type BackendChoice, type BackendRequest, type ModelFormat } from './choose';
 import { HF_TOKENIZER_KEY } from './ort/hf_tokenizer';
 import type { OpenedFile } from './ort/onnx_folder';
@@ -43,7 +43,10 @@ export interface BackendIo {
   open: (source: ByteSource) => Promise<OpenedFile>;
   /** The tokenizer's metadata, for a page-side copy (the worker runtime). */
   onMetadata?: (metadata: Record<string, unknown>) => void;
-  /** The engine on a GGUF file (the runtime's loader; src/llm/load_model.ts runs options.backend 'webgpu' or 'wasm'). */
+  /**
+   * The engine on a GGUF file for options.backend 'webgpu', 'wasm' or 'ort-webgpu' (the runtime's loader:
+   * src/llm/load_model.ts for 'webgpu', loadGgufOnOrt below for the others).
+   */
   native: (options: EngineOptions) => Promise<LanguageModel>;
 }
 
@@ -100,4 +103,20 @@ export async function loadOnBackend(options: EngineOptions & BackendOptions, io:
     }
   }
   return run(choice);
+}
+
+/**
+ * A GGUF file (opened by the runtime) on onnxruntime-web, backend 'wasm' or 'ort-webgpu': exported to ONNX
+ * and run by ./ort/load_ort_model.ts. Imported on demand: pages on our kernels never load onnxruntime-web or
+ * the exporter.
+ */
+export async function loadGgufOnOrt(opened: ByteSource, options: EngineOptions & OrtRuntimeOptions, hooks: SourceHooks = {}): Promise<LanguageModel> {
+  const [{ loadOrt }, { loadOrtModelFrom }] = await Promise.all([import('./ort/ort_runtime'), import('./ort/load_ort_model')]);
+  const ep = options.backend === 'ort-webgpu' ? 'webgpu' : 'wasm';
+  const llm = await loadOrtModelFrom(await loadOrt(ep, options), opened, { ...options, executionProvider: ep, reason: 'requested', onMetadata: hooks.onMetadata });
+  await hooks.whenComplete?.().catch(async (e: unknown) => {
+    await llm.unload();
+    throw e;
+  });
+  return llm;
 }

@@ -1,20 +1,16 @@
 /**
- * Loading a Stable Diffusion ONNX export into a DiffusionPipeline in this thread: configs, tokenizer, the
- * three components on onnxruntime-web (WebGPU or WASM), with progress. The page-facing loadDiffusion (which
- * by default runs this in a Web Worker) is ./load_diffusion.ts.
+ * Loading a Stable Diffusion ONNX export into a DiffusionPipeline in this thread: configs, tokenizer, and the
+ * three components, with progress. The engine reads the files it is handed (./model_files.ts: the runtime
+ * opens URLs through the IndexedDB weight cache) and makes its components with the ComponentExecutor it is
+ * handed (./components.ts: the backend layer's onnxruntime-web one), so it imports neither. The page-facing
+ * loadDiffusion (in a Web Worker by default) is src/runtime/diffusion_load.ts.
  */
-import { InvalidArgumentError, ModelFileError } from '../errors';
+import { ModelFileError } from '../errors';
 import { readOnnxModelInfo } from '../formats/onnx/model_info';
-import type { CacheSetting } from '../runtime/cache';
 import { ClipTokenizer } from './clip_tokenizer';
-import { localFiles, parseJsonObject, requireSource, urlFiles, type FileProgress, type LocalFiles, type ModelFiles } from './model_files';
-import {
-  checkPrecision, createSession, isFp16, loadOrtFor, OrtTextEncoder, OrtUnet, OrtVaeDecoder,
-  type ComponentFile, type Ort, type OrtBackend, type OrtSettings,
-} from './ort_components';
+import type { ComponentBackend, ComponentExecutor, ComponentFile } from './components';
+import { parseJsonObject, type FileProgress, type ModelFiles } from './model_files';
 import { DiffusionPipeline, type PromptTokenizer } from './pipeline';
-
-export type DiffusionBackend = 'auto' | OrtBackend;
 
 export interface DiffusionLoadProgress {
   phase: 'config' | 'download' | 'cache-read' | 'read' | 'session' | 'ready';
@@ -30,23 +26,14 @@ export interface DiffusionLoadProgress {
   message: string;
 }
 
-export interface DiffusionLoadOptions extends OrtSettings {
-  /** Base URL of the export's folder (holding model_index.json). */
-  url?: string;
-  /** Or the files of a local folder selection (`input.files` of `<input type=file webkitdirectory>`), or path → bytes. */
-  files?: LocalFiles;
-  /** 'auto' (default): WebGPU on a hardware GPU adapter, else WASM; or force one. */
-  backend?: DiffusionBackend;
-  /** The IndexedDB weight cache for URL loads (as loadModel's `cache`): 'auto' by default. */
-  cache?: CacheSetting;
-  fetch?: typeof fetch;
-  headers?: Record<string, string>;
+/** What the engine itself takes besides its files and executor. */
+export interface DiffusionEngineOptions {
   signal?: AbortSignal;
   onProgress?: (e: DiffusionLoadProgress) => void;
 }
 
 export interface DiffusionInfo {
-  backend: OrtBackend;
+  backend: ComponentBackend;
   backendReason: string;
   /** The UNet computes in fp16. */
   fp16: boolean;
@@ -69,35 +56,10 @@ export interface DiffusionInfo {
 export const COMPONENTS = ['text_encoder', 'unet', 'vae_decoder'] as const;
 export const DEFAULT_SCALING_FACTOR = 0.18215;
 
-/** What to run on, and why. */
-export async function chooseBackend(requested: DiffusionBackend = 'auto'): Promise<{ backend: OrtBackend; reason: string; shaderF16: boolean }> {
-  if (requested !== 'auto' && requested !== 'webgpu' && requested !== 'wasm') throw new InvalidArgumentError(`backend must be 'auto', 'webgpu' or 'wasm', got ${JSON.stringify(requested)}`);
-  if (requested === 'wasm') return { backend: 'wasm', reason: "backend: 'wasm'", shaderF16: false };
-  const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-  let adapter: GPUAdapter | null = null;
-  try {
-    adapter = gpu ? await gpu.requestAdapter() : null;
-  } catch {
-    adapter = null;
-  }
-  if (!adapter) {
-    if (requested === 'webgpu') throw new InvalidArgumentError("backend: 'webgpu', but this browser offers no WebGPU adapter; use backend: 'auto' or 'wasm'");
-    return { backend: 'wasm', reason: gpu ? 'no WebGPU adapter' : 'no WebGPU in this browser', shaderF16: false };
-  }
-  const shaderF16 = adapter.features.has('shader-f16');
-  if (requested === 'webgpu') return { backend: 'webgpu', reason: "backend: 'webgpu'", shaderF16 };
-  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
-  const software = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|software/i.test(`${info?.architecture ?? ''} ${info?.description ?? ''} ${info?.vendor ?? ''}`);
-  if (software) return { backend: 'wasm', reason: `the WebGPU adapter is software (${info?.architecture || info?.description || 'fallback'}): WASM is faster`, shaderF16 };
-  return { backend: 'webgpu', reason: 'a hardware WebGPU adapter', shaderF16 };
-}
-
-/** Loads the export named by `o.url` / `o.files` in this thread. */
-export async function loadDiffusionInThread(o: DiffusionLoadOptions): Promise<{ pipeline: DiffusionPipeline; info: DiffusionInfo }> {
-  requireSource(o);
-  const files: ModelFiles = o.url !== undefined ? urlFiles(o.url, { cache: o.cache, fetch: o.fetch, headers: o.headers, signal: o.signal }) : localFiles(o.files!);
+/** Loads the export in `files` in this thread, its networks made by `executor`. */
+export async function loadDiffusionFrom(files: ModelFiles, executor: ComponentExecutor, o: DiffusionEngineOptions = {}): Promise<{ pipeline: DiffusionPipeline; info: DiffusionInfo }> {
   const report = (e: DiffusionLoadProgress) => o.onProgress?.(e);
-  const { backend, reason, shaderF16 } = await chooseBackend(o.backend);
+  const { backend, reason } = executor;
 
   report({ phase: 'config', loadedBytes: 0, totalBytes: 0, message: `reading the configs of ${files.description}` });
   const json = async (path: string, required: boolean) => {
@@ -132,7 +94,7 @@ export async function loadDiffusionInThread(o: DiffusionLoadOptions): Promise<{ 
   const sampleSize = unetConfig?.['sample_size'];
   const defaultSize = typeof sampleSize === 'number' && sampleSize > 0 ? sampleSize * 8 : 512;
 
-  const ort: Ort = await loadOrtFor(backend, o);
+  await executor.prepare();
   const sizes: Record<string, number> = {};
   const progress = (component: string) => (p: FileProgress) =>
     report({ phase: p.phase, component, file: p.file, loadedBytes: p.loadedBytes, totalBytes: p.totalBytes, rate: p.rate, etaSeconds: p.etaSeconds, message: `${p.file}: ${p.loadedBytes} of ${p.totalBytes} bytes` });
@@ -144,7 +106,7 @@ export async function loadDiffusionInThread(o: DiffusionLoadOptions): Promise<{ 
     const info = readOnnxModelInfo(model, name);
     const file: ComponentFile = { model, info, externalData: [], name };
     // Refuse a half-precision model where it cannot run before reading gigabytes of its weights.
-    checkPrecision(file, backend, shaderF16);
+    executor.check(file);
     for (const ext of info.externalDataFiles) {
       const path = `${component}/${ext}`;
       const data = await files.bytes(path, progress(component));
@@ -156,24 +118,20 @@ export async function loadDiffusionInThread(o: DiffusionLoadOptions): Promise<{ 
 
   const made: { release(): Promise<void> }[] = [];
   try {
-    const sessions: Record<string, unknown> = {};
     let done = 0;
-    const make = async (component: (typeof COMPONENTS)[number]) => {
+    const make = async <C extends { release(): Promise<void> }>(component: (typeof COMPONENTS)[number], create: (file: ComponentFile) => Promise<C>): Promise<C> => {
       const file = await readComponent(component);
-      report({ phase: 'session', component, loadedBytes: done, totalBytes: 3, message: `${component}: creating the onnxruntime-web session (${backend})` });
-      const session = await createSession(ort, file, backend);
-      const c =
-        component === 'text_encoder' ? new OrtTextEncoder(ort, session, file) : component === 'unet' ? new OrtUnet(ort, session, file, backend) : new OrtVaeDecoder(ort, session, file);
+      report({ phase: 'session', component, loadedBytes: done, totalBytes: 3, message: `${component}: creating the ${executor.runtimeName} session (${backend})` });
+      const c = await create(file);
       made.push(c);
-      sessions[component] = c;
       file.externalData.length = 0; // let the weight bytes go: the session holds its own copy
       done++;
       return c;
     };
     // One at a time: each file's bytes are dropped once its session exists, bounding peak memory.
-    const textEncoder = (await make('text_encoder')) as OrtTextEncoder;
-    const unet = (await make('unet')) as OrtUnet;
-    const vaeDecoder = (await make('vae_decoder')) as OrtVaeDecoder;
+    const textEncoder = await make('text_encoder', (f) => executor.textEncoder(f));
+    const unet = await make('unet', (f) => executor.unet(f));
+    const vaeDecoder = await make('vae_decoder', (f) => executor.vaeDecoder(f));
     o.signal?.throwIfAborted();
     const pipeline = new DiffusionPipeline({ textEncoder, unet, vaeDecoder }, tokenizer, { scalingFactor, defaultSize, schedulerConfig: schedulerConfig! });
     const info: DiffusionInfo = {
@@ -194,5 +152,3 @@ export async function loadDiffusionInThread(o: DiffusionLoadOptions): Promise<{ 
     throw e;
   }
 }
-
-export { isFp16 };

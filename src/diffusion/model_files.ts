@@ -1,7 +1,7 @@
 /**
  * Where a diffusion model's files come from: a base URL (the folder of a Hugging Face ONNX export; weights
- * read through the IndexedDB weight cache where it is available, the small JSON/text files fetched
- * directly), or a local folder the user selected (`<input type="file" webkitdirectory>`: a FileList whose
+ * read through the `open` the runtime passes in — the IndexedDB weight cache where it is available, see
+ * src/runtime/diffusion_engine_load.ts — the small JSON/text files fetched directly), or a local folder the user selected (`<input type="file" webkitdirectory>`: a FileList whose
  * files carry webkitRelativePath), or a map of relative paths to bytes/Blobs (tests, in-memory models).
  *
  * Layout (optimum / diffusers ONNX exports): model_index.json, scheduler/scheduler_config.json,
@@ -10,8 +10,7 @@
  * weights.pb), unet/config.json?, vae_decoder/model.onnx, vae_decoder/config.json?.
  */
 import { InpageError, InvalidArgumentError, ModelFileError } from '../errors';
-import { openModelSource, type CacheSetting } from '../runtime/cache';
-import type { RangeReader } from '../formats/byte_source';
+import type { ByteSource, RangeReader } from '../formats/byte_source';
 
 export interface FileProgress {
   file: string;
@@ -71,8 +70,19 @@ export function localFiles(files: LocalFiles): ModelFiles {
   };
 }
 
+/** A weight file opened by the layer above (the runtime's cache): `{ reader }` is read here, `{ url }` fetched. */
+export interface OpenedWeights {
+  source: ByteSource;
+  /** Resolves once the whole file is stored (the cache); the bytes are returned only after it. */
+  whenComplete?: () => Promise<void>;
+  close?: () => void;
+}
+
+export type OpenWeights = (url: string, onProgress?: (p: Omit<FileProgress, 'file'>) => void) => Promise<OpenedWeights>;
+
 export interface UrlFilesOptions {
-  cache?: CacheSetting;
+  /** Opens a weight file (default: a plain fetch of its URL). */
+  open?: OpenWeights;
   fetch?: typeof fetch;
   headers?: Record<string, string>;
   signal?: AbortSignal;
@@ -106,21 +116,18 @@ export function urlFiles(base: string, o: UrlFilesOptions = {}): ModelFiles {
     },
     async bytes(path, onProgress) {
       const url = resolve(path);
-      const opened = await openModelSource({ url, headers: o.headers }, o.cache, {
-        signal: o.signal,
-        onProgress: onProgress && ((e) => onProgress({ file: path, phase: e.phase, loadedBytes: e.loadedBytes, totalBytes: e.totalBytes, rate: e.rate, etaSeconds: e.etaSeconds })),
-      });
+      const opened: OpenedWeights = o.open ? await o.open(url, onProgress && ((p) => onProgress({ file: path, ...p }))) : { source: { url } };
       const src = opened.source;
-      if ('reader' in src) {
-        try {
+      try {
+        if ('reader' in src) {
           const bytes = await readAll(src.reader, o.signal);
-          await opened.cached?.whenComplete();
+          await opened.whenComplete?.();
           return bytes;
-        } finally {
-          opened.cached?.close();
         }
+        return await fetchAll(doFetch, url, path, o, onProgress);
+      } finally {
+        opened.close?.();
       }
-      return fetchAll(doFetch, url, path, o, onProgress);
     },
   };
 }

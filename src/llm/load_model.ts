@@ -5,9 +5,9 @@
  *
  * The engine reads whatever ByteSource it is given and knows nothing of where the bytes are kept: the
  * runtime (src/runtime/engine_load.ts) opens a URL through the IndexedDB weight cache and hands the
- * cached source down to loadModelFrom, so data flows one way, page → runtime → engine.
+ * cached source down to loadModelFrom, so data flows one way, page → runtime → engine. The same file on
+ * onnxruntime-web (backend 'wasm' / 'ort-webgpu') is the backend layer's (src/backends/load_backend.ts).
  */
-import type { OrtRuntimeOptions } from '../backends/ort/ort_runtime';
 import { InvalidArgumentError, ModelFileError } from '../errors';
 import { openGguf, type ByteSource } from '../formats/gguf';
 import { acquireGpu, type Gpu } from '../gpu';
@@ -38,14 +38,14 @@ export interface LoadProgressEvent {
   etaSeconds?: number;
 }
 
-export interface LoadModelOptions extends OrtRuntimeOptions {
+export interface LoadModelOptions {
   url?: string;
   file?: Blob;
   bytes?: Uint8Array;
   /**
-   * 'webgpu' (our kernels) or 'wasm' (the GGUF exported to ONNX and run on onnxruntime-web's WASM execution
-   * provider: src/backends/ort/load_ort_model.ts). The runtime resolves 'auto' (src/backends/choose.ts) before
-   * calling here; 'ort-webgpu' is for ONNX folders.
+   * 'webgpu' (our kernels: the only backend this module runs) or 'wasm' / 'ort-webgpu' (the GGUF exported to
+   * ONNX and run on onnxruntime-web: src/backends/load_backend.ts loadGgufOnOrt, which the runtime calls
+   * instead). The runtime resolves 'auto' (src/backends/choose.ts) before calling here.
    */
   backend?: 'auto' | 'webgpu' | 'ort-webgpu' | 'wasm';
   /**
@@ -91,15 +91,7 @@ export interface SourceHooks {
  */
 export async function loadModelFrom(opened: ByteSource, options: LoadModelOptions, hooks: SourceHooks = {}): Promise<LanguageModel> {
   if (options.backend === 'wasm' || options.backend === 'ort-webgpu') {
-    // Imported on demand: pages on our kernels never load onnxruntime-web or the exporter.
-    const [{ loadOrt }, { loadOrtModelFrom }] = await Promise.all([import('../backends/ort/ort_runtime'), import('../backends/ort/load_ort_model')]);
-    const ep = options.backend === 'ort-webgpu' ? 'webgpu' : 'wasm';
-    const llm = await loadOrtModelFrom(await loadOrt(ep, options), opened, { ...options, executionProvider: ep, reason: 'requested', onMetadata: hooks.onMetadata });
-    await hooks.whenComplete?.().catch(async (e: unknown) => {
-      await llm.unload();
-      throw e;
-    });
-    return llm;
+    throw new InvalidArgumentError(`backend '${options.backend}' runs on onnxruntime-web, which this engine does not load: use inpage's loadModel (src/runtime/load.ts), which routes it there`);
   }
   const onProgress = options.onProgress ?? (() => {});
   let source = opened;

@@ -1,11 +1,12 @@
 /**
  * How the runtime starts the engine, on whichever thread it runs (the page's, or the worker's): it opens the
  * model's bytes — a URL through the IndexedDB weight cache when the `cache` setting asks for it — and hands
- * that ByteSource down to the engine (src/llm/load_model.ts), which never reaches back up here.
+ * that ByteSource down to the engine (src/llm/load_model.ts, or for a GGUF file on onnxruntime-web the backend
+ * layer's loadGgufOnOrt), which never reaches back up here.
  */
 import { loadModelFrom, modelSourceOf, type LoadModelOptions as EngineOptions } from '../llm/load_model';
 import type { LanguageModel } from '../llm/language_model';
-import { loadOnBackend, type BackendOptions } from '../backends/load_backend';
+import { loadGgufOnOrt, loadOnBackend, type BackendOptions } from '../backends/load_backend';
 import type { ByteSource } from '../formats/byte_source';
 import { openModelSource, type CacheSetting } from './cache';
 
@@ -41,7 +42,10 @@ export async function loadEngine(
     native: async (engineOptions) => {
       const opened = await open(modelSourceOf(options));
       try {
-        return await loadModelFrom(opened.source, engineOptions, { whenComplete: opened.whenComplete, onMetadata });
+        const hooks = { whenComplete: opened.whenComplete, onMetadata };
+        return engineOptions.backend === 'wasm' || engineOptions.backend === 'ort-webgpu'
+          ? await loadGgufOnOrt(opened.source, { ...engineOptions, ortWasmPaths: options.ortWasmPaths, ortThreads: options.ortThreads }, hooks)
+          : await loadModelFrom(opened.source, engineOptions, hooks);
       } finally {
         opened.close(); // stops the download on failure; frees the chunks held in memory
       }

@@ -5,10 +5,10 @@
  */
 import { exposeEngine } from './worker';
 import { READY_MESSAGE } from './protocol';
-import { DIFFUSION_PORT, exposeDiffusion } from '../diffusion/worker_host';
+import { DIFFUSION_PORT, exposeDiffusion } from './diffusion_host';
 
 exposeEngine(self as unknown as DedicatedWorkerGlobalScope);
-// loadDiffusion sends a MessagePort; the diffusion pipeline is served on it (src/diffusion/worker_host.ts).
+// loadDiffusion sends a MessagePort; the diffusion pipeline is served on it (./diffusion_host.ts).
 self.addEventListener('message', (ev: MessageEvent) => {
   const port = (ev.data as Record<string, unknown> | null)?.[DIFFUSION_PORT];
   if (port instanceof MessagePort) exposeDiffusion(port);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadDiffusion, type DiffusionModel } from '../../src/diffusion/load_diffusion';
+import { loadDiffusion, type DiffusionModel } from '../../src/runtime/diffusion_load';
 import { randn } from '../../src/diffusion/random';
 import { NonFiniteOutputError, InvalidArgumentError, UnsupportedFeatureError } from '../../src/errors';
 import { writeTinySd, type TinySdOptions } from '../reference/sd_models';

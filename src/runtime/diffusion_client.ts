@@ -1,18 +1,18 @@
 /**
  * The page side of a worker-backed diffusion model: sends a MessagePort to the inpage worker, which serves
- * a DiffusionHost (./worker_host.ts) on it, and wraps that host as a DiffusionModel. Callbacks (onProgress,
+ * a DiffusionHost (./diffusion_host.ts) on it, and wraps that host as a DiffusionModel. Callbacks (onProgress,
  * onStep) go as comlink proxies; an AbortSignal becomes an abort call; errors come back as the same
  * InpageError classes; the image comes back as transferred bytes and gets its toBlob() here.
  */
 import { proxy, wrap, type Remote } from 'comlink';
+import { makeImage } from '../diffusion/image';
+import type { DiffusionLoadProgress } from '../diffusion/load';
+import type { DiffusionImage, StepEvent } from '../diffusion/pipeline';
 import { InvalidArgumentError } from '../errors';
-import { rehydrate } from '../runtime/protocol';
-import { pageBase } from '../runtime/spawn';
-import { makeImage } from './image';
-import type { DiffusionLoadProgress } from './load';
-import type { DiffusionModel, LoadDiffusionOptions } from './load_diffusion';
-import type { DiffusionImage, StepEvent } from './pipeline';
-import { DIFFUSION_PORT, type DiffusionHost, type WorkerDiffusionLoadOptions } from './worker_host';
+import { DIFFUSION_PORT, type DiffusionHost, type WorkerDiffusionLoadOptions } from './diffusion_host';
+import type { DiffusionModel, LoadDiffusionOptions } from './diffusion_load';
+import { rehydrate } from './protocol';
+import { pageBase } from './spawn';
 
 const PAGE_ONLY = new Set(['onProgress', 'signal', 'fetch', 'worker', 'workerUrl', 'baseUrl']);
 

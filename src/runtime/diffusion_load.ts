@@ -2,13 +2,17 @@
  * loadDiffusion as pages call it. Like loadModel, in a browser the pipeline runs in the dedicated inpage Web
  * Worker by default (so a 20-step generation never blocks the page), in this thread with `worker: false`,
  * in Node, or with options that cannot be sent to a worker (a custom fetch). Both give the same
- * DiffusionModel; `info.runtime` and `info.runtimeReason` say which.
+ * DiffusionModel; `info.runtime` and `info.runtimeReason` say which. The worker serves ./diffusion_host.ts;
+ * the page talks to it through ./diffusion_client.ts; either way ./diffusion_engine_load.ts opens the files.
  */
+import type { DiffusionInfo } from '../diffusion/load';
+import type { DiffusionImage, GenerateOptions } from '../diffusion/pipeline';
 import { InvalidArgumentError } from '../errors';
-import { startWorker, type WorkerLocation } from '../runtime/spawn';
-import { connectDiffusion } from './worker_client';
-import { loadDiffusionInThread, type DiffusionInfo, type DiffusionLoadOptions } from './load';
-import type { DiffusionImage, GenerateOptions } from './pipeline';
+import { connectDiffusion } from './diffusion_client';
+import { loadDiffusionInThread, type DiffusionLoadOptions } from './diffusion_engine_load';
+import { startWorker, type WorkerLocation } from './spawn';
+
+export type { DiffusionLoadOptions };
 
 export interface LoadDiffusionOptions extends DiffusionLoadOptions, WorkerLocation {
   /**

@@ -1,12 +1,13 @@
 /**
  * The worker side of loadDiffusion: a DiffusionHost served over comlink on a MessagePort the page sends to
  * the inpage worker (src/runtime/inpage.worker.ts hands it to exposeDiffusion). One pipeline per port.
- * Errors leave as SerializedError (src/runtime/protocol.ts), so the page rebuilds the same classes.
+ * Errors leave as SerializedError (./protocol.ts), so the page rebuilds the same classes.
  */
 import { expose, releaseProxy, transfer, type Endpoint, type Remote } from 'comlink';
-import { serializeError } from '../runtime/protocol';
-import { loadDiffusionInThread, type DiffusionInfo, type DiffusionLoadOptions, type DiffusionLoadProgress } from './load';
-import type { DiffusionPipeline, GenerateOptions, StepEvent } from './pipeline';
+import type { DiffusionInfo, DiffusionLoadProgress } from '../diffusion/load';
+import type { DiffusionPipeline, GenerateOptions, StepEvent } from '../diffusion/pipeline';
+import { loadDiffusionInThread, type DiffusionLoadOptions } from './diffusion_engine_load';
+import { serializeError } from './protocol';
 
 /** The message that carries a diffusion port to the worker: `{ [DIFFUSION_PORT]: port }`. */
 export const DIFFUSION_PORT = 'inpage-diffusion-port';

@@ -1,6 +1,8 @@
 /**
- * The three Stable Diffusion components on onnxruntime-web, WebGPU or WASM execution provider. Input and
- * output types are read from each model's own declarations (./../formats/onnx/model_info.ts) before a
+ * The three Stable Diffusion components on onnxruntime-web, WebGPU or WASM execution provider, behind the
+ * interfaces of src/diffusion/components.ts (ortComponentExecutor below is what src/backends/diffusion_backend.ts
+ * hands the diffusion loader). Input and
+ * output types are read from each model's own declarations (src/formats/onnx/model_info.ts) before a
  * session is made: token ids int32 or int64, the UNet timestep int64 / int32 / float (scalar, [1] or
  * [batch]), float16 or float32 activations. Half-precision models run only on WebGPU with `shader-f16`
  * (onnxruntime-web's WASM kernels do not cover fp16); anything else fails with a typed error before loading.
@@ -11,33 +13,52 @@
  * 512×512).
  */
 import type * as OrtModule from 'onnxruntime-web';
-import { InvalidArgumentError, ModelFileError, UnsupportedFeatureError } from '../errors';
-import type { OnnxModelInfo, OnnxValueInfo } from '../formats/onnx/model_info';
-import { fromF16Array, toF16Array } from '../gpu/f16';
-import type { FloatTensor, TextEncoder, Unet, VaeDecoder } from './components';
-import { loadOrt, type OrtRuntimeOptions } from '../backends/ort/ort_runtime';
+import { InvalidArgumentError, ModelFileError, UnsupportedFeatureError } from '../../errors';
+import type { OnnxModelInfo, OnnxValueInfo } from '../../formats/onnx/model_info';
+import { fromF16Array, toF16Array } from '../../gpu/f16';
+import type { ComponentBackend, ComponentExecutor, ComponentFile, FloatTensor, TextEncoder, Unet, VaeDecoder } from '../../diffusion/components';
+import { loadOrt, type OrtRuntimeOptions } from './ort_runtime';
 
 export type Ort = typeof OrtModule;
 type Session = OrtModule.InferenceSession;
 type OrtTensor = OrtModule.Tensor;
-export type OrtBackend = 'webgpu' | 'wasm';
+export type OrtBackend = ComponentBackend;
+export type { ComponentFile };
 
 /** Where onnxruntime-web's files are and how many WASM threads (shared with the LLM's ORT backend). */
 export type OrtSettings = OrtRuntimeOptions;
 
-/** onnxruntime-web's build for `backend`, imported once on first use (src/backends/ort/ort_runtime.ts). */
+/** onnxruntime-web's build for `backend`, imported once on first use (./ort_runtime.ts). */
 export function loadOrtFor(backend: OrtBackend, settings: OrtSettings = {}): Promise<Ort> {
   return loadOrt(backend, settings) as Promise<Ort>;
 }
 
-export interface ComponentFile {
-  /** The .onnx bytes. */
-  model: Uint8Array;
-  info: OnnxModelInfo;
-  /** External weight files, by the name the model refers to them. */
-  externalData: { path: string; data: Uint8Array }[];
-  /** For messages, e.g. 'unet/model.onnx'. */
-  name: string;
+/**
+ * The executor the diffusion loader makes its components with: onnxruntime-web on `backend`, loaded on
+ * prepare(); half-precision files refused unless WebGPU with shader-f16.
+ */
+export function ortComponentExecutor(backend: OrtBackend, reason: string, shaderF16: boolean, settings: OrtSettings = {}): ComponentExecutor {
+  let ort: Ort | undefined;
+  const ready = async () => (ort ??= await loadOrtFor(backend, settings));
+  return {
+    backend,
+    reason,
+    runtimeName: 'onnxruntime-web',
+    prepare: async () => void (await ready()),
+    check: (file) => checkPrecision(file, backend, shaderF16),
+    textEncoder: async (file) => {
+      const o = await ready();
+      return new OrtTextEncoder(o, await createSession(o, file, backend), file);
+    },
+    unet: async (file) => {
+      const o = await ready();
+      return new OrtUnet(o, await createSession(o, file, backend), file, backend);
+    },
+    vaeDecoder: async (file) => {
+      const o = await ready();
+      return new OrtVaeDecoder(o, await createSession(o, file, backend), file);
+    },
+  };
 }
 
 export async function createSession(ort: Ort, file: ComponentFile, backend: OrtBackend): Promise<Session> {
