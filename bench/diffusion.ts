@@ -1,6 +1,7 @@
 /**
- * Stable Diffusion benchmark on onnxruntime-web's WASM provider in Node (1 thread, as a page that is not
- * cross-origin isolated gets): seconds per UNet step and per image.
+ * Stable Diffusion benchmark: `npm run bench:diffusion` (part of `npm run bench`). Seconds per UNet step and
+ * per image on onnxruntime-web's WASM provider in Node (1 thread, as a page that is not cross-origin isolated
+ * gets), then on its WebGPU provider in Chromium (below).
  *
  *  1. The tiny random-weight export of the tests (test/reference/sd_models.ts) through the whole pipeline
  *     (loadDiffusion → generate), 64×64 and 128×128, 20 Euler steps, guidance 7.5 (batch-2 UNet).
@@ -14,17 +15,25 @@
  *     below from its multiply-adds.
  *
  * Every row checks that its output is finite and not constant. Writes bench/results/diffusion.{md,json}.
- * WebGPU (onnxruntime-web's WebGPU EP) runs only in a browser here (Chromium on SwiftShader, a CPU Vulkan):
- * e2e/diffusion.spec.ts runs it for correctness; timing it on SwiftShader would measure the CPU emulation.
+ *
+ * WebGPU rows (onnxruntime-web's WebGPU EP runs only in a browser here): Debian's Chromium with
+ * playwright.config.ts's launch options (WebGPU on SwiftShader, a CPU Vulkan) against scripts/serve.mjs, the
+ * library from dist/ (run `npm run build` first), page code in bench/diffusion_page.js: the tiny export through
+ * loadDiffusion({ backend: 'webgpu' }) (same requests as the WASM rows), and the SD 1.5 slice (written once to
+ * bench/.cache/sd15-slice/) on the WebGPU EP, cut off after --slice-limit seconds (default 240) with what it
+ * measured by then. On SwiftShader these figures time the CPU emulation: compare them only with rows of the same run.
+ * Options: --no-webgpu, --no-wasm, --slice-limit S, --port N (4194).
  */
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { chromium, type Page } from '@playwright/test';
+import playwrightConfig from '../playwright.config';
 import { join, relative } from 'node:path';
 import { OnnxGraphBuilder } from '../src/formats/onnx/graph_builder';
 import { loadOrtFor } from '../src/backends/ort/diffusion_components';
 import { loadDiffusion } from '../src/runtime/diffusion_load';
 import { writeTinySd } from '../test/reference/sd_models';
-import { cpus } from 'node:os';
 
 // bench/run.mjs closes Vite's module runner once this module is imported, so onnxruntime-web is imported
 // (and cached by the shared loader) now, while it is open, not on first use.
@@ -32,6 +41,10 @@ await loadOrtFor('wasm');
 
 interface Row {
   case: string;
+  /** Where and on which onnxruntime-web execution provider. */
+  provider: string;
+  /** Cut off by the time limit (WebGPU slice): the figures are what it measured by then. */
+  partial?: boolean;
   shapes: string;
   secondsPerUnetStep: number;
   secondsPerImage: number | null;
@@ -82,6 +95,7 @@ async function tinyRows(): Promise<Row[]> {
     const perStep = last!.timings.perStep;
     rows.push({
       case: `tiny export, whole pipeline, ${size}×${size}`,
+      provider: WASM_PROVIDER,
       shapes: `sample [2,4,${size / 8},${size / 8}], context [2,77,32]`,
       secondsPerUnetStep: perStep,
       secondsPerImage: Math.min(...times),
@@ -234,6 +248,7 @@ async function sliceRow(): Promise<Row> {
   const estFull = (best * SD15_FULL_GMAC_BATCH2) / gmac;
   return {
     case: 'SD 1.5 UNet slice (real shapes, random weights)',
+    provider: WASM_PROVIDER,
     shapes: 'sample [2,4,64,64], context [2,77,768]; 320/640/1280 channels, 8 heads',
     secondsPerUnetStep: best,
     secondsPerImage: null,
@@ -244,33 +259,180 @@ async function sliceRow(): Promise<Row> {
   };
 }
 
-export async function main(): Promise<void> {
+const WASM_PROVIDER = 'WASM, Node, 1 thread';
+const WEBGPU_PROVIDER = 'WebGPU EP, Chromium (SwiftShader)';
+const ROOT = new URL('../', import.meta.url).pathname;
+const SLICE_DIR = new URL('./.cache/sd15-slice/', import.meta.url).pathname;
+/** Bump when sd15Slice changes, so stale files are not reused. */
+const SLICE_VERSION = 1;
+
+const argv = process.argv;
+const arg = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+
+/** The slice's files for the browser (467 MiB, written once; bench/.cache/ is ignored by git). */
+function sliceFiles(): { gmac: number; mib: number } {
+  const meta = `${SLICE_DIR}v${SLICE_VERSION}.json`;
+  if (!existsSync(meta)) {
+    mkdirSync(SLICE_DIR, { recursive: true });
+    const { model, externalData, macs } = sd15Slice();
+    writeFileSync(`${SLICE_DIR}model.onnx`, model);
+    writeFileSync(`${SLICE_DIR}${externalData.path}.tmp`, externalData.data);
+    renameSync(`${SLICE_DIR}${externalData.path}.tmp`, `${SLICE_DIR}${externalData.path}`);
+    writeFileSync(meta, JSON.stringify({ gmac: macs / 1e9, mib: externalData.data.length / 2 ** 20 }));
+  }
+  return JSON.parse(readFileSync(meta, 'utf8')) as { gmac: number; mib: number };
+}
+
+async function startServer(port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [`${ROOT}scripts/serve.mjs`, ROOT, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`scripts/serve.mjs exited (code ${code}); is port ${port} taken? (--port N)`)));
+    child.stdout!.once('data', () => resolve());
+  });
+  return child;
+}
+
+/** Runs `name` from bench/diffusion_page.js in the page (by URL: Vite's runner would rewrite import() in page.evaluate functions). */
+function inPage<T>(page: Page, name: string, a: unknown): Promise<T> {
+  return page.evaluate(`import('/bench/diffusion_page.js').then((m) => m.${name}(${JSON.stringify(a)}))`) as Promise<T>;
+}
+
+async function webgpuRows(): Promise<Row[]> {
+  if (!existsSync(`${ROOT}dist/inpage.js`)) throw new Error('dist/inpage.js is missing: run `npm run build` first');
+  const limit = Number(arg('--slice-limit') ?? 240);
+  const port = Number(arg('--port') ?? 4194);
+  const slice = sliceFiles();
+  const server = await startServer(port);
+  const launch = playwrightConfig.use?.launchOptions ?? {};
+  const browser = await chromium.launch({ ...launch, executablePath: process.env.CHROMIUM_PATH ?? launch.executablePath });
   const rows: Row[] = [];
-  console.log('tiny export …');
-  rows.push(...(await tinyRows()));
-  for (const r of rows) console.log(`  ${r.case}: ${r.secondsPerUnetStep.toFixed(4)} s/step, ${r.secondsPerImage?.toFixed(3)} s/image`);
-  console.log('SD 1.5 UNet slice …');
-  rows.push(await sliceRow());
-  const bad = rows.filter((r) => !r.finite || !r.nonConstant);
-  const env = { node: process.version, provider: 'onnxruntime-web WASM (1 thread)', cpus: cpus().length, date: new Date().toISOString() };
+  try {
+    let page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/e2e/pages/esm.html`);
+    const runs = 2;
+    const t = await inPage<{ backend: string; rows: { size: number; totals: number[]; perStep: number[]; finite: boolean; nonConstant: boolean }[] }>(
+      page, 'tiny', { url: '/public/models/tiny-sd/', sizes: [64, 128], runs });
+    if (t.backend !== 'webgpu') throw new Error(`asked for webgpu, got ${t.backend}`);
+    for (const r of t.rows) {
+      const best = r.totals.indexOf(Math.min(...r.totals));
+      rows.push({
+        case: `tiny export, whole pipeline, ${r.size}×${r.size}`, provider: WEBGPU_PROVIDER,
+        shapes: `sample [2,4,${r.size / 8},${r.size / 8}], context [2,77,32]`,
+        secondsPerUnetStep: r.perStep[best]!, secondsPerImage: r.totals[best]!, steps: 20, gmacPerStep: null,
+        finite: r.finite, nonConstant: r.nonConstant,
+        note: `best of ${runs} after a 2-step warm-up (public/models/tiny-sd, the same export); loadDiffusion({ backend: 'webgpu', worker: false }); per step = UNet batch 2 + guidance + Euler step`,
+      });
+      console.log(`  webgpu tiny ${r.size}: ${r.perStep[best]!.toFixed(4)} s/step, ${r.totals[best]!.toFixed(3)} s/image`);
+    }
+    await page.close();
+
+    // The slice, in a page of its own that is abandoned at the time limit.
+    page = await browser.newPage();
+    const logs: string[] = [];
+    // A WebGPU device error (e.g. a buffer the adapter cannot allocate) leaves session.run pending: stop there.
+    let deviceError: { message: string; atSeconds: number } | undefined;
+    let onDeviceError: () => void = () => {};
+    const t0 = performance.now();
+    page.on('console', (m) => {
+      const text = m.text();
+      logs.push(text);
+      if (text.startsWith('slice ')) console.log(`  [page] ${text}`);
+      const e = /WebGPU device error\(\d+\): (.*)/.exec(text);
+      if (e && !deviceError) {
+        deviceError = { message: e[1]!.trim(), atSeconds: (performance.now() - t0) / 1000 };
+        console.log(`  [page] ${text}`);
+        onDeviceError();
+      }
+    });
+    await page.goto(`http://127.0.0.1:${port}/e2e/pages/esm.html`);
+    const limits = await page.evaluate(async () => {
+      const a = await navigator.gpu.requestAdapter();
+      return { maxBufferSize: a!.limits.maxBufferSize, maxStorageBufferBindingSize: a!.limits.maxStorageBufferBindingSize };
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      inPage<{ createSeconds: number; times: number[]; finite: boolean; nonConstant: boolean }>(page, 'slice', { dir: '/bench/.cache/sd15-slice/', runs: 2 }),
+      new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), limit * 1000))),
+      new Promise<null>((resolve) => (onDeviceError = () => setTimeout(() => resolve(null), 2000))),
+    ]);
+    clearTimeout(timer);
+    const elapsed = (performance.now() - t0) / 1000;
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    const adapterLimits = `adapter limits: maxBufferSize ${mib(limits.maxBufferSize)}, maxStorageBufferBindingSize ${mib(limits.maxStorageBufferBindingSize)}`;
+    const base = {
+      case: 'SD 1.5 UNet slice (real shapes, random weights)', provider: WEBGPU_PROVIDER,
+      shapes: 'sample [2,4,64,64], context [2,77,768]; 320/640/1280 channels, 8 heads', secondsPerImage: null, steps: null, gmacPerStep: slice.gmac,
+    };
+    if (done) {
+      const best = Math.min(...done.times);
+      const estFull = (best * SD15_FULL_GMAC_BATCH2) / slice.gmac;
+      rows.push({
+        ...base, secondsPerUnetStep: best, finite: done.finite, nonConstant: done.nonConstant,
+        note: `best of ${done.times.length} (${done.times.map((x) => x.toFixed(1)).join(', ')} s; the first includes shader compilation); session created in ${done.createSeconds.toFixed(1)} s; est. full UNet ${estFull.toFixed(0)} s/step at this slice's GMAC/s`,
+      });
+    } else {
+      // Not finished within the limit: what it measured by then (session creation, any finished runs).
+      const runTimes = logs.map((l) => /^slice run \d+: ([\d.]+) s$/.exec(l)).filter((m) => m !== null).map((m) => Number(m![1]));
+      const created = logs.map((l) => /^slice session created in ([\d.]+) s$/.exec(l)).find((m) => m !== null);
+      rows.push({
+        ...base, secondsPerUnetStep: runTimes.length ? Math.min(...runTimes) : Number.NaN, finite: runTimes.length > 0, nonConstant: runTimes.length > 0, partial: true,
+        note: deviceError
+          ? `**did not run**: ${created ? `session created in ${Number(created[1]).toFixed(1)} s; ` : ''}${runTimes.length} run(s) finished; then, ${deviceError.atSeconds.toFixed(0)} s after the page opened, WebGPU device error "${deviceError.message}" and session.run never settled (stopped at ${elapsed.toFixed(0)} s). ` +
+            `The slice's 8-head self-attention over 4096 tokens materializes its scores, 2×8×4096×4096 f32 = ${mib(2 * 8 * 4096 * 4096 * 4)} in one tensor, the likely allocation that failed (${adapterLimits}); an SD export for the WebGPU EP needs fused attention (e.g. com.microsoft MultiHeadAttention) at this resolution`
+          : runTimes.length
+          ? `cut off at ${limit} s after ${runTimes.length} run(s) (${runTimes.map((x) => x.toFixed(1)).join(', ')} s; the first includes shader compilation); output checked on the finished run; ${adapterLimits}`
+          : `**not finished**: cut off at the ${limit} s limit (${elapsed.toFixed(0)} s elapsed) ${created ? `after the session was created in ${Number(created[1]).toFixed(1)} s, during the first run` : 'before the session was created'}: one step takes > ${(limit - (created ? Number(created[1]) : 0)).toFixed(0)} s here; no output to check`,
+      });
+    }
+    await page.close();
+  } finally {
+    await browser.close();
+    server.kill();
+  }
+  return rows;
+}
+
+export async function main(): Promise<void> {
+  const loadBefore = loadavg();
+  const rows: Row[] = [];
+  if (!argv.includes('--no-wasm')) {
+    console.log('tiny export (WASM) …');
+    rows.push(...(await tinyRows()));
+    for (const r of rows) console.log(`  ${r.case}: ${r.secondsPerUnetStep.toFixed(4)} s/step, ${r.secondsPerImage?.toFixed(3)} s/image`);
+    console.log('SD 1.5 UNet slice (WASM) …');
+    rows.push(await sliceRow());
+  }
+  if (!argv.includes('--no-webgpu')) {
+    console.log('WebGPU EP in Chromium …');
+    rows.push(...(await webgpuRows()));
+  }
+  const loadAfter = loadavg();
+  // A row cut off by the time limit with no finished run has no output: reported as such, not as a failure.
+  const bad = rows.filter((r) => !r.partial && (!r.finite || !r.nonConstant));
+  const env = {
+    node: process.version, providers: [WASM_PROVIDER, WEBGPU_PROVIDER], cpus: availableParallelism(), date: new Date().toISOString(),
+    load: { before: loadBefore, after: loadAfter },
+  };
   writeFileSync(new URL('./results/diffusion.json', import.meta.url), JSON.stringify({ env, rows }, null, 2));
-  const fmt = (v: number | null, d: number) => (v === null ? '—' : v.toFixed(d));
+  const fmt = (v: number | null, d: number) => (v === null ? '—' : Number.isNaN(v) ? 'not finished' : v.toFixed(d));
+  const yes = (r: Row, v: boolean) => (r.partial && !v ? '—' : v ? 'yes' : 'NO');
   const md = [
-    '# Stable Diffusion benchmark (onnxruntime-web WASM in Node)',
+    '# Stable Diffusion benchmark (onnxruntime-web: WASM in Node, WebGPU in Chromium)',
     '',
-    `${env.provider}, Node ${env.node}, ${env.cpus} shared CPU cores, ${env.date}. Written by \`npm run bench:diffusion\` (bench/diffusion.ts).`,
+    `Node ${env.node}, ${env.cpus} shared CPU cores (load average ${loadBefore[0]!.toFixed(1)} at the start, ${loadAfter[0]!.toFixed(1)} at the end), ${env.date}. Written by \`npm run bench:diffusion\` (bench/diffusion.ts).`,
+    `WASM rows: onnxruntime-web's WASM EP in Node, 1 thread (as a page that is not cross-origin isolated gets). WebGPU rows: onnxruntime-web's WebGPU EP in Debian's Chromium (playwright.config.ts's flags) on SwiftShader — a software Vulkan on the same CPU cores, so these rows time a CPU emulation of a GPU: absolute figures say nothing about a real GPU, and the two providers are compared here only as ratios within this run.`,
     '',
-    '| case | shapes | s / UNet step | s / image | steps | GMAC / step | output finite | non-constant | note |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.case} | ${r.shapes} | ${fmt(r.secondsPerUnetStep, 4)} | ${fmt(r.secondsPerImage, 3)} | ${r.steps ?? '—'} | ${fmt(r.gmacPerStep, 1)} | ${r.finite ? 'yes' : 'NO'} | ${r.nonConstant ? 'yes' : 'NO'} | ${r.note} |`),
+    '| case | provider | shapes | s / UNet step | s / image | steps | GMAC / step | output finite | non-constant | note |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.case} | ${r.provider} | ${r.shapes} | ${fmt(r.secondsPerUnetStep, 4)} | ${fmt(r.secondsPerImage, 3)} | ${r.steps ?? '—'} | ${fmt(r.gmacPerStep, 1)} | ${yes(r, r.finite)} | ${yes(r, r.nonConstant)} | ${r.note} |`),
     '',
     'Not measured: the full 860M-parameter SD 1.5 UNet (3.4 GB fp32 weights; on this machine one step would take',
     'minutes on 2 shared cores, so the real-shape slice above stands in, with its multiply-adds counted so the full',
-    'step can be estimated), and the WebGPU provider (in this environment WebGPU is SwiftShader, a CPU emulation in',
-    'Chromium only; its correctness is covered by e2e/diffusion.spec.ts, and its timings would not mean anything).',
+    'step can be estimated). The WebGPU EP\'s correctness (same image as the Node reference) is covered by e2e/diffusion.spec.ts.',
     '',
   ].join('\n');
   writeFileSync(new URL('./results/diffusion.md', import.meta.url), md);
   console.log(md);
-  if (bad.length) throw new Error(`rows with non-finite or constant output: ${bad.map((r) => r.case).join(', ')}`);
+  if (bad.length) throw new Error(`rows with non-finite or constant output: ${bad.map((r) => `${r.case} (${r.provider})`).join(', ')}`);
 }
