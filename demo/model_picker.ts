@@ -131,6 +131,9 @@ export function setupModelPicker(hooks: ModelPickerHooks, options: ModelPickerOp
     status.textContent = `Loading ${source} (backend ${backend})…`;
     status.className = '';
     const t0 = performance.now();
+    // Progress messages cross the worker boundary one by one; one may arrive after the load has resolved
+    // (the cache reports its last bytes late), so events of a finished or replaced load are ignored.
+    let settled = false;
     try {
       const loaded = await loadModel({
         ...(useFile ? { file } : { url }),
@@ -138,8 +141,11 @@ export function setupModelPicker(hooks: ModelPickerHooks, options: ModelPickerOp
         chatFallback: 'plain',
         backend,
         signal: ctl.signal,
-        onProgress: progress,
+        onProgress: (e) => {
+          if (!settled && ctl === loading) progress(e);
+        },
       });
+      settled = true;
       if (ctl !== loading) {
         await loaded.unload(); // another load started meanwhile
         return;
@@ -148,9 +154,12 @@ export function setupModelPicker(hooks: ModelPickerHooks, options: ModelPickerOp
       const i = loaded.info;
       status.textContent = `Loaded ${i.name} (${i.architecture}, ${i.layers} layers, ${Object.keys(i.weightTypes).join('/')}) in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${i.backend} (${i.adapter}), ${i.precision} activations, ${i.runtime === 'worker' ? 'in a Web Worker' : 'on the page thread'}.`;
       bar.value = 1;
+      barText.textContent = PHASES.ready!;
+      barText.dataset.phase = 'ready';
       document.body.dataset.model = 'ready';
       hooks.onLoaded(loaded, source, backend);
     } catch (e) {
+      settled = true;
       if (ctl !== loading) return;
       const err = e as { code?: string; message: string; name?: string };
       const aborted = ctl.signal.aborted;

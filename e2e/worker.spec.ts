@@ -187,12 +187,15 @@ test('from another origin (a CDN): the script-tag and ES module builds start the
   const cdn = createServer((req, res) => {
     const file = `${dist}${new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/+/, '')}`;
     if (file.includes('..') || !existsSync(file)) return void res.writeHead(404).end();
-    res.writeHead(200, { 'Content-Type': 'text/javascript', 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin' });
+    const type = file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
+    res.writeHead(200, { 'Content-Type': type, 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin' });
     createReadStream(file).pipe(res);
   });
   await new Promise<void>((r) => cdn.listen(0, '127.0.0.1', r));
   const cdnOrigin = `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`;
-  const csp = `default-src 'self'; script-src 'self' ${cdnOrigin} 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self'`;
+  // connect-src names the CDN too: on the WASM backend (what 'auto' picks on this software adapter)
+  // onnxruntime-web fetches its .wasm from dist/ort/ on the CDN. A site using the CDN build needs the same.
+  const csp = `default-src 'self'; script-src 'self' ${cdnOrigin} 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self' ${cdnOrigin}`;
   const site = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/page.html') {
