@@ -247,10 +247,12 @@ function writeResults(rep: Report): void {
     '',
     'Reading the targets: the download through the cache must do the fetch\'s work and also hash and store every byte, and ' +
       'the cached reload also checks every chunk\'s SHA-256 (the hash row), which the reload target\'s denominator leaves ' +
-      'out. Both targets assume those extra steps overlap the transfer on otherwise idle cores; where the download takes ' +
-      'about as long as the three steps one after another, the CPU had nothing to spare (a shared 2-core machine under ' +
-      'load), so this machine cannot show the overlap; judging the targets needs a machine with idle cores. On this machine, reading 0 to 3 chunks ' +
-      'ahead and chunks of 2 to 16 MiB made no difference beyond the run-to-run noise.',
+      'out. Both targets need those extra steps to overlap the transfer. When the download takes about as long as the ' +
+      'three steps one after another, they do not overlap; on a loaded machine that can be lack of spare cores, but the ' +
+      'same happens with the machine idle (see the load average above), so the gap is in the download path itself: ' +
+      'the body is read piece by piece in JS and every chunk\'s write is a read-write transaction that also rewrites ' +
+      'the manifest, and those transactions run one at a time. Reading 0 to 3 chunks ahead and chunks of 2 to 16 MiB ' +
+      'made no difference beyond the run-to-run noise.',
     '',
     rep.failures.length ? `**Checks failed:** ${rep.failures.join('; ')}` : 'All checks passed.',
     '',
