@@ -10,7 +10,7 @@
  * weights.pb), unet/config.json?, vae_decoder/model.onnx, vae_decoder/config.json?.
  */
 import { InpageError, InvalidArgumentError, ModelFileError } from '../errors';
-import type { ByteSource, RangeReader } from '../formats/byte_source';
+import { readBodyWithProgress, type ByteSource, type RangeReader } from '../formats/byte_source';
 
 export interface FileProgress {
   file: string;
@@ -151,24 +151,7 @@ async function fetchAll(doFetch: typeof fetch, url: string, path: string, o: Url
   }
   if (r.status === 404) throw missing(path, url);
   if (!r.ok || !r.body) throw new InpageError('NetworkError', `${url}: HTTP ${r.status}`);
-  const total = Number(r.headers.get('content-length') ?? 0);
-  const parts: Uint8Array[] = [];
-  let loaded = 0;
-  const reader = r.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    loaded += value.length;
-    onProgress?.({ file: path, phase: 'download', loadedBytes: loaded, totalBytes: Math.max(total, loaded) });
-  }
-  const out = new Uint8Array(loaded);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return readBodyWithProgress(r, (loaded, total) => onProgress?.({ file: path, phase: 'download', loadedBytes: loaded, totalBytes: total }));
 }
 
 function missing(path: string, where: string): ModelFileError {

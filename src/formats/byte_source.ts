@@ -221,3 +221,30 @@ export async function* streamRange(
     await reader.cancel().catch(() => {});
   }
 }
+
+/**
+ * A whole response body, read piece by piece so a caller can report progress (`arrayBuffer()` gives none),
+ * then joined once. `onBytes` gets the bytes received so far and the expected total (Content-Length, or
+ * what has arrived when the server sent none or too small a length).
+ */
+export async function readBodyWithProgress(response: Response, onBytes: (loaded: number, total: number) => void): Promise<Uint8Array> {
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const total = Number(response.headers.get('content-length') ?? 0);
+  const parts: Uint8Array[] = [];
+  let loaded = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    loaded += value.length;
+    onBytes(loaded, Math.max(total, loaded));
+  }
+  const out = new Uint8Array(loaded);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

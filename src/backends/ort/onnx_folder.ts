@@ -14,7 +14,7 @@
  * (the IndexedDB weight cache), else through fetch.
  */
 import { InpageError, InvalidArgumentError, ModelFileError } from '../../errors';
-import type { ByteSource } from '../../formats/byte_source';
+import { readBodyWithProgress, type ByteSource } from '../../formats/byte_source';
 import type { SamplingOptions } from '../../llm/api_types';
 
 export type OnnxDtype = 'fp32' | 'fp16' | 'q4' | 'q4f16' | 'q8' | 'int8' | 'uint8' | 'bnb4';
@@ -219,26 +219,10 @@ export class OnnxFolder {
   }
 }
 
-async function readResponse(response: Response, path: string, o: FolderReadOptions): Promise<Uint8Array> {
-  const total = Number(response.headers.get('content-length') ?? 0);
-  if (!response.body || !o.onProgress) return new Uint8Array(await response.arrayBuffer());
-  const parts: Uint8Array[] = [];
-  let loaded = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    loaded += value.length;
-    o.onProgress(path, loaded, Math.max(total, loaded));
-  }
-  const out = new Uint8Array(loaded);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+function readResponse(response: Response, path: string, o: FolderReadOptions): Promise<Uint8Array> {
+  const onProgress = o.onProgress;
+  if (!onProgress) return response.arrayBuffer().then((b) => new Uint8Array(b));
+  return readBodyWithProgress(response, (loaded, total) => onProgress(path, loaded, total));
 }
 
 async function readWhole(source: ByteSource, path: string, o: FolderReadOptions): Promise<Uint8Array> {

@@ -4,7 +4,7 @@
  * SD-Turbo ships this class with timestep_spacing "trailing"; see sd_turbo.ts.
  */
 import { parseEulerConfig, type EulerConfig, type RawSchedulerConfig } from './config';
-import { alphasCumprod, interpIndex, karrasSigmas, sigmaToT, spacedTimesteps, trainingSigmas } from './noise_schedule';
+import { alphasCumprod, eulerInitNoiseSigma, interpIndex, karrasSigmas, sigmaToT, spacedTimesteps, trainingSigmas } from './noise_schedule';
 import { checkStep, type Scheduler } from './scheduler';
 import { predictX0Sigma } from './prediction';
 
@@ -22,15 +22,8 @@ export class EulerScheduler implements Scheduler {
     this.trainSigmas = trainingSigmas(this.alphasCumprod);
   }
 
-  /**
-   * "linspace" and "trailing" start exactly at the noisiest training step, so the initial noise is σ_max;
-   * "leading" starts below it and diffusers draws √(σ_max² + 1) there (the variance of x_T in x/√ᾱ units
-   * when the model is fed x_T as if it were pure noise).
-   */
   get initNoiseSigma(): number {
-    const sigmas = this.sigmas.length ? this.sigmas : Array.from(this.trainSigmas);
-    const max = Math.max(...sigmas);
-    return this.config.timestepSpacing === 'leading' ? Math.sqrt(max * max + 1) : max;
+    return eulerInitNoiseSigma(this.sigmas, this.trainSigmas, this.config.timestepSpacing);
   }
 
   setTimesteps(steps: number): void {

@@ -4,7 +4,7 @@
  * σ_up² + σ_down² = σ_next² and σ_up = σ_next·√(1 - σ_next²/σ²).
  */
 import { UnsupportedSchedulerConfig, parseEulerAncestralConfig, type EulerAncestralConfig, type RawSchedulerConfig } from './config';
-import { alphasCumprod, interpIndex, spacedTimesteps, trainingSigmas } from './noise_schedule';
+import { alphasCumprod, eulerInitNoiseSigma, interpIndex, spacedTimesteps, trainingSigmas } from './noise_schedule';
 import { checkStep, needRng, type Scheduler } from './scheduler';
 import { predictX0Sigma } from './prediction';
 import type { GaussianSource } from '../random';
@@ -26,11 +26,8 @@ export class EulerAncestralScheduler implements Scheduler {
     this.trainSigmas = trainingSigmas(this.alphasCumprod);
   }
 
-  /** Same rule as Euler: σ_max for linspace/trailing, √(σ_max² + 1) for leading. */
   get initNoiseSigma(): number {
-    const sigmas = this.sigmas.length ? this.sigmas : Array.from(this.trainSigmas);
-    const max = Math.max(...sigmas);
-    return this.config.timestepSpacing === 'leading' ? Math.sqrt(max * max + 1) : max;
+    return eulerInitNoiseSigma(this.sigmas, this.trainSigmas, this.config.timestepSpacing);
   }
 
   setTimesteps(steps: number): void {

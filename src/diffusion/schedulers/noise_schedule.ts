@@ -154,3 +154,14 @@ export function sigmaToT(sigma: number, logSigmas: Float64Array): number {
   const w = Math.min(1, Math.max(0, (lo - logSigma) / (lo - hi)));
   return (1 - w) * low + w * (low + 1);
 }
+
+/**
+ * The initial noise σ of the Euler-family schedulers: "linspace" and "trailing" start exactly at the noisiest
+ * training step, so it is σ_max; "leading" starts below it and diffusers draws √(σ_max² + 1) there (the
+ * variance of x_T in x/√ᾱ units when the model is fed x_T as if it were pure noise). Before setTimesteps,
+ * the training sigmas stand in.
+ */
+export function eulerInitNoiseSigma(sigmas: readonly number[], trainSigmas: Float64Array, spacing: TimestepSpacing): number {
+  const max = sigmas.length ? Math.max(...sigmas) : Math.max(...trainSigmas);
+  return spacing === 'leading' ? Math.sqrt(max * max + 1) : max;
+}
