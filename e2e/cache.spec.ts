@@ -163,6 +163,9 @@ test('a download cut at a random byte resumes from the last complete chunk; the 
 
 test('a corrupted chunk in IndexedDB is detected and fetched again; the output is correct', async ({ page }) => {
   const chunkBytes = 128 * 1024;
+  // Chunks are hashed on a helper worker (src/runtime/cache/digest.ts) once it has started: record it.
+  const helpers: Promise<string>[] = [];
+  page.on('worker', (w) => helpers.push(w.evaluate(() => (self as unknown as { name: string }).name).catch(() => '?')));
   const ranges = await routeModel(page);
   await page.goto('/e2e/pages/esm.html');
   const options = { worker: false, cache: { chunkBytes } };
@@ -180,6 +183,8 @@ test('a corrupted chunk in IndexedDB is detected and fetched again; the output i
   await page.reload();
   expect((await load(page, options)).text).toBe(EXPECTED);
   expect(ranges).toEqual([]);
+  // Each of the three loads hashed its 8 chunks with the helper's help (none runs the engine: worker: false).
+  expect(await Promise.all(helpers)).toEqual(['inpage-sha256', 'inpage-sha256', 'inpage-sha256']);
 });
 
 test('no room for the cache is a clear QuotaExceeded error; cache: false still works', async ({ page }) => {

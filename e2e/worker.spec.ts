@@ -17,11 +17,17 @@ const reference = JSON.parse(readFileSync(new URL('../../shared/models/fortunes-
 };
 const MODEL = '/public/models/fortunes-1.8m-q4_0.gguf';
 
-/** Records the page's workers and its CSP violations. */
-async function open(page: Page, path: string): Promise<{ workers: string[]; violations: () => Promise<string[]> }> {
-  const workers: string[] = [];
+/**
+ * Records the page's workers and its CSP violations. `workers()`: the URLs of the workers that ran the engine,
+ * leaving out the weight cache's SHA-256 helper (a nested worker named 'inpage-sha256').
+ */
+async function open(page: Page, path: string): Promise<{ workers: () => Promise<string[]>; violations: () => Promise<string[]> }> {
+  const named: Promise<{ url: string; name: string }>[] = [];
   const console: string[] = [];
-  page.on('worker', (w) => workers.push(w.url()));
+  page.on('worker', (w) => {
+    named.push(w.evaluate(() => (self as unknown as { name: string }).name).catch(() => '?').then((name) => ({ url: w.url(), name })));
+  });
+  const workers = async () => (await Promise.all(named)).filter((w) => w.name !== 'inpage-sha256').map((w) => w.url);
   page.on('console', (m) => {
     if (/Content Security Policy|Refused to/.test(m.text())) console.push(m.text());
   });
@@ -80,7 +86,7 @@ test('ESM build: the default loadModel runs in a worker; reference text, streami
   }, { prompts, MODEL });
 
   expect(r.info.runtime).toBe('worker');
-  expect(workers.map((u) => new URL(u).pathname)).toEqual(['/dist/inpage.worker.js']);
+  expect((await workers()).map((u) => new URL(u).pathname)).toEqual(['/dist/inpage.worker.js']);
   expect(r.phases.length).toBeGreaterThan(2);
   expect(r.phases.at(-1)).toBe('ready');
   r.texts.forEach((t, i) => expect(t, reference.prompts[i]!.prompt).toBe(reference.prompts[i]!.text_until_eos));
@@ -175,7 +181,7 @@ test('script-tag build: a plain <script src> page runs the model in a worker nex
     return { text, runtime };
   }, { MODEL, prompt });
   expect(r).toEqual({ text: text_until_eos, runtime: 'worker' });
-  expect(workers.map((u) => new URL(u).pathname)).toEqual(['/dist/inpage.worker.js']);
+  expect((await workers()).map((u) => new URL(u).pathname)).toEqual(['/dist/inpage.worker.js']);
   expect(await violations()).toEqual([]);
 });
 
@@ -226,8 +232,8 @@ test('from another origin (a CDN): the script-tag and ES module builds start the
       return { iife, esm };
     }, { prompt, cdnOrigin });
     expect(r).toEqual({ iife: text_until_eos, esm: text_until_eos });
-    expect(workers).toHaveLength(2);
-    expect(workers.every((u) => u.startsWith('blob:'))).toBe(true);
+    expect(await workers()).toHaveLength(2);
+    expect((await workers()).every((u) => u.startsWith('blob:'))).toBe(true);
     expect(await violations()).toEqual([]);
   } finally {
     cdn.close();
@@ -259,7 +265,7 @@ test('the worker location can be configured; a missing worker fails with worker:
   expect(r.strict?.message).toContain('/dist/no-such-worker.js');
   expect(r.fb.runtime).toBe('in-thread');
   expect(r.fb.reason).toMatch(/did not start/);
-  expect(workers.map((u) => new URL(u).pathname)).toContain('/dist/inpage.worker.js');
+  expect((await workers()).map((u) => new URL(u).pathname)).toContain('/dist/inpage.worker.js');
 });
 
 test('a worker that crashes: requests in flight reject with WorkerCrashedError, and so does every later call', async ({ page }) => {
@@ -300,7 +306,7 @@ test('a worker that crashes: requests in flight reject with WorkerCrashedError, 
   }
   expect(r.unload).toBe('resolved');
   expect(r.ms).toBeLessThan(20_000); // the rejection follows the crash, not a timeout
-  expect(workers.map((u) => new URL(u).pathname)).toEqual(['/e2e/pages/crash-worker.js']);
+  expect((await workers()).map((u) => new URL(u).pathname)).toEqual(['/e2e/pages/crash-worker.js']);
 });
 
 test('npm pack: a fresh Vite app installs the tarball, typechecks against its types and runs it; its IIFE runs from a static page', async ({ page }) => {
@@ -404,8 +410,8 @@ test('npm pack: a fresh Vite app installs the tarball, typechecks against its ty
     }, { MODEL, prompt });
     expect(r).toEqual({ text: text_until_eos, runtime: 'worker', crashCode: 'WorkerCrashed' });
     // Vite emitted the worker into the app's own assets.
-    expect(workers).toHaveLength(1);
-    expect(new URL(workers[0]!).pathname).toMatch(/^\/node_modules\/\.cache\/inpage-e2e-app\/dist\/assets\/inpage\.worker-[\w-]+\.js$/);
+    expect(await workers()).toHaveLength(1);
+    expect(new URL((await workers())[0]!).pathname).toMatch(/^\/node_modules\/\.cache\/inpage-e2e-app\/dist\/assets\/inpage\.worker-[\w-]+\.js$/);
     expect(await violations()).toEqual([]);
 
     const staticPage = await open(page, '/node_modules/.cache/inpage-e2e-app/static/index.html');
@@ -418,7 +424,7 @@ test('npm pack: a fresh Vite app installs the tarball, typechecks against its ty
       return { text, runtime };
     }, { MODEL, prompt });
     expect(s).toEqual({ text: text_until_eos, runtime: 'worker' });
-    expect(staticPage.workers.map((u) => new URL(u).pathname)).toEqual(['/node_modules/.cache/inpage-e2e-app/static/inpage/inpage.worker.js']);
+    expect((await staticPage.workers()).map((u) => new URL(u).pathname)).toEqual(['/node_modules/.cache/inpage-e2e-app/static/inpage/inpage.worker.js']);
     expect(await staticPage.violations()).toEqual([]);
 
   } finally {

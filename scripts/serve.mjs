@@ -4,6 +4,7 @@
 // headers onnxruntime-web's threaded WASM needs.
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Transform } from 'node:stream';
 import { extname, join, normalize, resolve } from 'node:path';
 
 const root = resolve(process.argv[2] ?? '.');
@@ -15,8 +16,28 @@ const types = {
 };
 const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; worker-src 'self' blob:; connect-src 'self'";
 
+/**
+ * `?throttle=N` on a file's URL sends its bytes at N MiB/s (benchmarks use it to stand for a real link:
+ * on localhost the transfer itself is CPU-bound). The pacing is by the clock, from the response's start.
+ */
+function paced(mibPerSecond) {
+  const t0 = Date.now();
+  let sent = 0;
+  return new Transform({
+    transform(piece, _encoding, done) {
+      sent += piece.length;
+      const due = t0 + (sent / (mibPerSecond * 2 ** 20)) * 1000;
+      const wait = due - Date.now();
+      if (wait < 1) done(null, piece); // a timer waits ≥ 1 ms: only behind schedule is no wait
+      else setTimeout(() => done(null, piece), wait);
+    },
+  });
+}
+
 createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
+  const throttle = Number(url.searchParams.get('throttle'));
+  const send = (stream) => (throttle > 0 ? stream.pipe(paced(throttle)) : stream).pipe(res);
   let path = normalize(join(root, decodeURIComponent(url.pathname)));
   if (!path.startsWith(root)) return void res.writeHead(403).end();
   try {
@@ -37,11 +58,11 @@ createServer((req, res) => {
       if (start >= size || start > end) return void res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
       res.writeHead(206, { ...headers, 'Content-Length': end - start + 1, 'Content-Range': `bytes ${start}-${end}/${size}` });
       if (req.method === 'HEAD') return void res.end();
-      return void createReadStream(path, { start, end }).pipe(res);
+      return void send(createReadStream(path, { start, end }));
     }
     res.writeHead(200, headers);
     if (req.method === 'HEAD') return void res.end();
-    createReadStream(path).pipe(res);
+    send(createReadStream(path));
   } catch {
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
   }

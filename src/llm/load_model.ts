@@ -111,10 +111,10 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
   const template = typeof file.metadata['tokenizer.chat_template'] === 'string' ? (file.metadata['tokenizer.chat_template'] as string) : undefined;
   onProgress({ phase: 'metadata', loadedBytes: 0, totalBytes: file.fileSize, message: `${config.architecture}, ${config.nLayers} layers` });
 
-  const ownGpu = !(options.gpu && 'device' in options.gpu);
-  const gpu = ownGpu ? await acquireGpu({ gpu: options.gpu as GPU | undefined, precision: options.precision }) : (options.gpu as Gpu);
   const contextLength = options.contextLength ?? Math.min(config.contextLength, 4096);
   if (!Number.isInteger(contextLength) || contextLength < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${options.contextLength}`);
+  const ownGpu = !(options.gpu && 'device' in options.gpu);
+  const gpu = ownGpu ? await acquireGpu({ gpu: options.gpu as GPU | undefined, precision: options.precision }) : (options.gpu as Gpu);
   const chunk = Math.min(options.prefillChunk ?? 128, contextLength);
 
   let weights;
