@@ -41,6 +41,8 @@ const MODEL_VERSION = 1;
 const CHUNK_BYTES = 8 << 20;
 /** Links the download is also measured on (scripts/serve.mjs `?throttle=N`, MiB/s): on localhost unpaced, the transfer is CPU-bound. */
 const PACED_MIBS = [100, 200] as const;
+/** Pause before each measured step. */
+const SETTLE_MS = 500;
 
 /** CPU time used by the whole machine so far (all cores, every process), ms: /proc/stat's busy jiffies. */
 function cpuBusyMs(): number {
@@ -105,7 +107,10 @@ const median = (xs: number[]) => {
  * Runs `name` from bench/cache_page.js (the code that runs in the page, plain JavaScript loaded by URL: this
  * file goes through Vite's module runner, which rewrites import() in functions given to page.evaluate).
  */
-function inPage<T>(page: Page, name: string, arg: unknown): Promise<T> {
+async function inPage<T>(page: Page, name: string, arg: unknown): Promise<T> {
+  // Each step starts on a settled machine: the previous one's background work (IndexedDB deleting a scratch
+  // database's blob files, garbage collection of ~70 MiB buffers) would otherwise land on whichever step comes next.
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   return page.evaluate(`import('/bench/cache_page.js').then((m) => m.${name}(${JSON.stringify(arg)}))`) as Promise<T>;
 }
 
@@ -129,8 +134,11 @@ interface Round {
   cacheCpuMs: number;
   hashCpuMs: number;
   idbWriteCpuMs: number;
-  /** CPU time (all cores, ms) of the cached reload. */
+  /** CPU time (all cores, ms) of the IndexedDB read alone, the GPU upload alone, the cached reload and the in-memory load. */
+  idbReadCpuMs: number;
+  uploadCpuMs: number;
   reloadCpuMs: number;
+  bytesLoadCpuMs: number;
   /** At a paced link (PACED_MIBS): plain fetch and download through the cache, ms. */
   paced: Record<number, { fetchMs: number; cacheMs: number }>;
   idbReadMs: number;
@@ -189,9 +197,9 @@ export async function main({ args }: { args: string[] }): Promise<void> {
       check(c.entry.complete && c.entry.size === file.size && c.sha256 === file.sha256, `round ${i}: cached chunks differ from the file`);
       const h = await inPage<{ ms: number; cpuMs: number }>(page, 'hashOnly', { url, chunkBytes: CHUNK_BYTES });
       const wr = await inPage<{ ms: number; cpuMs: number }>(page, 'idbWriteOnly', { url, chunkBytes: CHUNK_BYTES });
-      const r = await inPage<{ ms: number; bytes: number }>(page, 'idbRead', { url, inFlight: 1 + READ_AHEAD_CHUNKS });
+      const r = await inPage<{ ms: number; cpuMs: number; bytes: number }>(page, 'idbRead', { url, inFlight: 1 + READ_AHEAD_CHUNKS });
       check(r.bytes === file.size, `round ${i}: IndexedDB read ${r.bytes} of ${file.size} bytes`);
-      const u = await inPage<{ ms: number; matches?: boolean }>(page, 'gpuUpload', { url, check: i === 0 });
+      const u = await inPage<{ ms: number; cpuMs: number; matches?: boolean }>(page, 'gpuUpload', { url, check: i === 0 });
       if (i === 0) check(u.matches === true, 'the GPU buffers read back differ from the file');
       const before = modelRequests;
       const reload = await inPage<Loaded>(page, 'load', { url, how: 'cache' });
@@ -204,7 +212,7 @@ export async function main({ args }: { args: string[] }): Promise<void> {
       check(w.text === referenceText && w.runtime === 'worker', `round ${i}: worker reload: ${w.runtime}, text ${JSON.stringify(w.text)}`);
       const round: Round = {
         fetchMs: f.ms, cacheMs: c.ms, hashMs: h.ms, idbWriteMs: wr.ms,
-        fetchCpuMs: f.cpuMs, cacheCpuMs: c.cpuMs, hashCpuMs: h.cpuMs, idbWriteCpuMs: wr.cpuMs, reloadCpuMs: reload.cpuMs, paced,
+        fetchCpuMs: f.cpuMs, cacheCpuMs: c.cpuMs, hashCpuMs: h.cpuMs, idbWriteCpuMs: wr.cpuMs, idbReadCpuMs: r.cpuMs, uploadCpuMs: u.cpuMs, reloadCpuMs: reload.cpuMs, bytesLoadCpuMs: bytesLoad.cpuMs, paced,
         idbReadMs: r.ms, uploadMs: u.ms, reloadMs: reload.ms, bytesLoadMs: bytesLoad.ms, workerReloadMs: w.ms,
       };
       rounds.push(round);
@@ -243,6 +251,10 @@ function writeResults(rep: Report): void {
   // The ratio per round (each round's two downloads ran back to back), then the median.
   const downloadRatio = median(rep.rounds.map((r) => r.fetchMs / r.cacheMs));
   const reloadRatio = median(rep.rounds.map((r) => r.reloadMs / (r.idbReadMs + r.uploadMs)));
+  // The same floor for the reload: it must read every chunk back, hash it, and do what the in-memory load does
+  // (parse, device, buffers, upload); with perfect overlap, their CPU time ÷ cores.
+  const reloadFloor = (r: Round) => Math.max(r.idbReadMs + r.uploadMs, (r.idbReadCpuMs + r.hashCpuMs + r.bytesLoadCpuMs) / cores);
+  const reloadFloorRatio = median(rep.rounds.map((r) => reloadFloor(r) / (r.idbReadMs + r.uploadMs)));
   const hashedReloadRatio = median(rep.rounds.map((r) => r.reloadMs / (r.idbReadMs + r.hashMs + r.uploadMs)));
   const pacedRatio = (mibs: number) => median(rep.rounds.map((r) => r.paced[mibs]!.fetchMs / r.paced[mibs]!.cacheMs));
   // The CPU floor: the download must do the fetch's work, hash every byte and write every byte. With perfect
@@ -252,7 +264,7 @@ function writeResults(rep: Report): void {
   const bestRatio = median(rep.rounds.map((r) => r.fetchMs / Math.max(r.fetchMs, (r.fetchCpuMs + r.hashCpuMs + r.idbWriteCpuMs) / cores)));
   const targets = {
     download: { ratio: downloadRatio, target: 0.9, met: downloadRatio >= 0.9, cpuFloorRatio: bestRatio },
-    reload: { ratio: reloadRatio, target: 1.5, met: reloadRatio <= 1.5, withHashRatio: hashedReloadRatio },
+    reload: { ratio: reloadRatio, target: 1.5, met: reloadRatio <= 1.5, withHashRatio: hashedReloadRatio, cpuFloorRatio: reloadFloorRatio },
     pacedDownload: Object.fromEntries(PACED_MIBS.map((x) => [x, { ratio: pacedRatio(x), met: pacedRatio(x) >= 0.9 }])),
   };
   const mib = (rep.file.size / 2 ** 20).toFixed(1);
@@ -285,6 +297,7 @@ function writeResults(rep: Report): void {
     '| | ratio | meets the goal |',
     '| --- | ---: | --- |',
     `| best ratio the CPU allows here for any download that hashes and stores every byte (CPU floor, below) | ${(100 * bestRatio).toFixed(0)}% | ${yes(bestRatio >= 0.9)} |`,
+    `| best reload ratio the CPU allows here (CPU floor of read + hash + in-memory load, below) | ${reloadFloorRatio.toFixed(2)}× | ${yes(reloadFloorRatio <= 1.5)} |`,
     `| cached reload to ready ÷ (IndexedDB read + SHA-256 of every chunk + GPU upload): the work a verified reload must do | ${hashedReloadRatio.toFixed(2)}× | — |`,
     ...PACED_MIBS.map((x) => `| download through the cache ÷ plain fetch, the server pacing the file at ${x} MiB/s (${Math.round((x * 8 * 2 ** 20) / 1e6)} Mbit/s) | ${(100 * pacedRatio(x)).toFixed(0)}% | ${yes(pacedRatio(x) >= 0.9)} |`),
     '',
@@ -306,7 +319,7 @@ function writeResults(rep: Report): void {
     row("in-memory load, `loadModel({ bytes, worker: false })` to ready", 'bytesLoadMs', 'greedy text (the reference of the rows above)'),
     row('cached reload in the default worker, `loadModel({ url })` to ready', 'workerReloadMs', "runtime 'worker'; greedy text = the in-memory load's"),
     '',
-    '## CPU time (the download target)',
+    '## CPU time',
     '',
     `CPU time used by the whole machine (all ${cores} cores, every process: the server, the browser's processes) while each step ran, from /proc/stat (10 ms ticks).`,
     '',
@@ -316,7 +329,10 @@ function writeResults(rep: Report): void {
     cpuRow('download through the cache', 'cacheCpuMs', 'cacheMs'),
     cpuRow('SHA-256 of every chunk alone', 'hashCpuMs', 'hashMs'),
     cpuRow('IndexedDB write of every chunk alone', 'idbWriteCpuMs', 'idbWriteMs'),
+    cpuRow('IndexedDB read of every chunk alone', 'idbReadCpuMs', 'idbReadMs'),
+    cpuRow('GPU upload alone', 'uploadCpuMs', 'uploadMs'),
     cpuRow('cached reload to ready', 'reloadCpuMs', 'reloadMs'),
+    cpuRow('in-memory load to ready', 'bytesLoadCpuMs', 'bytesLoadMs'),
     '',
     `The plain fetch of a file on localhost is itself CPU-bound: it keeps ${(m('fetchCpuMs') / fetchMs).toFixed(1)} of the ${cores} cores busy. ` +
       `A download through the cache does that work and also hashes and writes every byte, so even with perfect overlap it cannot take less than ` +
@@ -329,9 +345,14 @@ function writeResults(rep: Report): void {
     '',
     `A cached reload reads each chunk back from IndexedDB and verifies its SHA-256 (on a helper worker: src/runtime/cache/digest.ts), ` +
       `parses the header, acquires a device and creates the model's buffers besides uploading; chunks are loaded ${READ_AHEAD_CHUNKS} ahead of the reader ` +
-      `so one chunk's read overlaps another's hashing and the upload. The target's denominator leaves the hashing out; the reload keeps ` +
-      `${(m('reloadCpuMs') / m('reloadMs')).toFixed(1)} of the ${cores} cores busy, so the hashing's CPU time (the hash row) cannot hide behind the read and ` +
-      `the upload here. Counting it, the reload took ${hashedReloadRatio.toFixed(2)}× (read + hash + upload). The in-memory load shows what loading costs with no cache at all.`,
+      `so one chunk's read overlaps another's hashing and the upload. Counting the hashing, which the target's denominator leaves out, the reload took ` +
+      `${hashedReloadRatio.toFixed(2)}× (read + hash + upload). Its CPU floor — (read + hash + in-memory load CPU time) ÷ ${cores} cores — is ` +
+      `${reloadFloorRatio.toFixed(2)}× the target's denominator, ` +
+      (reloadFloorRatio <= 1.5
+        ? 'so the target is within this machine\'s reach in principle; the gap is work that does not overlap: the first chunk (which holds the ' +
+          'header) must be read back and verified, and the header parsed, before any weight can go to the GPU.'
+        : 'so the target is out of this machine\'s reach for a reload that verifies every chunk.') +
+      ' The in-memory load shows what loading costs with no cache at all.',
     '',
     rep.failures.length ? `**Checks failed:** ${rep.failures.join('; ')}` : 'All checks passed.',
     '',

@@ -70,6 +70,7 @@ export async function cacheDownload(url) {
 export async function idbRead({ url, inFlight }) {
   const db = await openDb();
   const keys = await request(db.transaction('weights').objectStore('weights').getAllKeys(chunksOf(url)));
+  const c0 = await cpuBusyMs();
   const t0 = performance.now();
   let bytes = 0;
   let next = 0;
@@ -82,8 +83,9 @@ export async function idbRead({ url, inFlight }) {
   };
   await Promise.all(Array.from({ length: inFlight }, lane));
   const ms = performance.now() - t0;
+  const cpuMs = (await cpuBusyMs()) - c0;
   db.close();
-  return { ms, bytes };
+  return { ms, cpuMs, bytes };
 }
 
 /**
@@ -98,6 +100,7 @@ export async function gpuUpload({ url, check }) {
   const MAX = 128 << 20;
   const PIECE = 4 << 20;
   const size = bytes.length - (bytes.length % 4);
+  const c0 = await cpuBusyMs();
   const t0 = performance.now();
   const buffers = [];
   for (let at = 0; at < size; at += MAX) {
@@ -108,6 +111,7 @@ export async function gpuUpload({ url, check }) {
   }
   await device.queue.onSubmittedWorkDone();
   const ms = performance.now() - t0;
+  const cpuMs = (await cpuBusyMs()) - c0;
   let matches;
   if (check) {
     matches = true;
@@ -126,7 +130,7 @@ export async function gpuUpload({ url, check }) {
     }
   }
   device.destroy();
-  return { ms, bytes: size, matches };
+  return { ms, cpuMs, bytes: size, matches };
 }
 
 /**
