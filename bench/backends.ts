@@ -22,13 +22,12 @@
  * (synthetic: 16 / 8), --warmup-steps N (2), --threads N (llama.cpp and onnxruntime WASM, default 2),
  * --no-browser, --port N (4193).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import * as ort from 'onnxruntime-web';
-import { chromium, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
+import { callInPage, launchChromium, startServer } from './browser';
 import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
-import playwrightConfig from '../playwright.config';
 import { loadOrtModelFrom } from '../src/backends/ort/load_ort_model';
 import { acquireGpu } from '../src/gpu';
 import type { LanguageModel } from '../src/llm/language_model';
@@ -196,19 +195,9 @@ async function llamaCppRow(spec: ModelSpec): Promise<{ m: Measured; loadSeconds:
 // ---------------------------------------------------------------------------------------------------------
 // Chromium rows
 
-async function startServer(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [`${ROOT}scripts/serve.mjs`, ROOT, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`scripts/serve.mjs exited (code ${code}); is port ${port} taken? (--port N)`)));
-    child.stdout!.once('data', () => resolve());
-  });
-  return child;
-}
-
 /** Runs `name` from bench/backends_page.js in the page (loaded by URL: page.evaluate functions would be rewritten by Vite's runner). */
 function inPage<T>(page: Page, name: string, a: unknown): Promise<T> {
-  return page.evaluate(`import('/bench/backends_page.js').then((m) => m.${name}(${JSON.stringify(a)}))`) as Promise<T>;
+  return callInPage<T>(page, '/bench/backends_page.js', name, a);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -276,8 +265,7 @@ export async function main({ gpu: gpuApi }: { gpu: GPU }): Promise<void> {
   if (browser) {
     const port = Number(arg('--port') ?? 4193);
     const server = await startServer(port);
-    const launch = playwrightConfig.use?.launchOptions ?? {};
-    const chrome = await chromium.launch({ ...launch, executablePath: process.env.CHROMIUM_PATH ?? launch.executablePath });
+    const chrome = await launchChromium();
     try {
       for (const spec of models.filter((s) => s.fixture)) {
         console.log(`\n${spec.name} in Chromium`);

@@ -24,12 +24,11 @@
  *
  * Options: --rounds N (default 3), --mib N (approximate model size, default 72), --port N.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { chromium, type Page } from '@playwright/test';
-import playwrightConfig from '../playwright.config';
+import type { Page } from '@playwright/test';
+import { callInPage, launchChromium, startServer } from './browser';
 import { READ_AHEAD_CHUNKS } from '../src/runtime/cache/cached_source';
 import { makeSyntheticModel } from '../test/reference/gguf_writer';
 
@@ -88,16 +87,6 @@ function modelFile(mib: number): { path: string; sha256: string; size: number } 
   return { path, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
 }
 
-async function startServer(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [`${ROOT}scripts/serve.mjs`, ROOT, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`scripts/serve.mjs exited (code ${code}); is port ${port} taken? (--port N)`)));
-    child.stdout!.once('data', () => resolve());
-  });
-  return child;
-}
-
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -111,7 +100,7 @@ async function inPage<T>(page: Page, name: string, arg: unknown): Promise<T> {
   // Each step starts on a settled machine: the previous one's background work (IndexedDB deleting a scratch
   // database's blob files, garbage collection of ~70 MiB buffers) would otherwise land on whichever step comes next.
   await new Promise((r) => setTimeout(r, SETTLE_MS));
-  return page.evaluate(`import('/bench/cache_page.js').then((m) => m.${name}(${JSON.stringify(arg)}))`) as Promise<T>;
+  return callInPage<T>(page, '/bench/cache_page.js', name, arg);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -156,8 +145,7 @@ export async function main({ args }: { args: string[] }): Promise<void> {
   console.log(`model: ${url} (${(file.size / 2 ** 20).toFixed(1)} MiB)`);
   const loadBefore = loadavg();
   const server = await startServer(o.port);
-  const launch = playwrightConfig.use?.launchOptions ?? {};
-  const browser = await chromium.launch({ ...launch, executablePath: process.env.CHROMIUM_PATH ?? launch.executablePath });
+  const browser = await launchChromium();
   const failures: string[] = [];
   const check = (ok: boolean, what: string) => {
     if (!ok) failures.push(what);
@@ -296,7 +284,7 @@ function writeResults(rep: Report): void {
     '',
     '| | ratio | meets the goal |',
     '| --- | ---: | --- |',
-    `| best ratio the CPU allows here for any download that hashes and stores every byte (CPU floor, below) | ${(100 * bestRatio).toFixed(0)}% | ${yes(bestRatio >= 0.9)} |`,
+    `| best ratio the CPU allows here for a download that hashes and stores every byte it receives (CPU floor, below) | ${(100 * bestRatio).toFixed(0)}% | ${yes(bestRatio >= 0.9)} |`,
     `| best reload ratio the CPU allows here (CPU floor of read + hash + in-memory load, below) | ${reloadFloorRatio.toFixed(2)}× | ${yes(reloadFloorRatio <= 1.5)} |`,
     `| cached reload to ready ÷ (IndexedDB read + SHA-256 of every chunk + GPU upload): the work a verified reload must do | ${hashedReloadRatio.toFixed(2)}× | — |`,
     ...PACED_MIBS.map((x) => `| download through the cache ÷ plain fetch, the server pacing the file at ${x} MiB/s (${Math.round((x * 8 * 2 ** 20) / 1e6)} Mbit/s) | ${(100 * pacedRatio(x)).toFixed(0)}% | ${yes(pacedRatio(x) >= 0.9)} |`),

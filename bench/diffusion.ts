@@ -24,11 +24,10 @@
  * measured by then. On SwiftShader these figures time the CPU emulation: compare them only with rows of the same run.
  * Options: --no-webgpu, --no-wasm, --slice-limit S, --port N (4194).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { chromium, type Page } from '@playwright/test';
-import playwrightConfig from '../playwright.config';
+import type { Page } from '@playwright/test';
+import { callInPage, launchChromium, startServer } from './browser';
 import { join, relative } from 'node:path';
 import { OnnxGraphBuilder } from '../src/formats/onnx/graph_builder';
 import { loadOrtFor } from '../src/backends/ort/diffusion_components';
@@ -283,19 +282,9 @@ function sliceFiles(): { gmac: number; mib: number } {
   return JSON.parse(readFileSync(meta, 'utf8')) as { gmac: number; mib: number };
 }
 
-async function startServer(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [`${ROOT}scripts/serve.mjs`, ROOT, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`scripts/serve.mjs exited (code ${code}); is port ${port} taken? (--port N)`)));
-    child.stdout!.once('data', () => resolve());
-  });
-  return child;
-}
-
 /** Runs `name` from bench/diffusion_page.js in the page (by URL: Vite's runner would rewrite import() in page.evaluate functions). */
 function inPage<T>(page: Page, name: string, a: unknown): Promise<T> {
-  return page.evaluate(`import('/bench/diffusion_page.js').then((m) => m.${name}(${JSON.stringify(a)}))`) as Promise<T>;
+  return callInPage<T>(page, '/bench/diffusion_page.js', name, a);
 }
 
 async function webgpuRows(): Promise<Row[]> {
@@ -304,8 +293,7 @@ async function webgpuRows(): Promise<Row[]> {
   const port = Number(arg('--port') ?? 4194);
   const slice = sliceFiles();
   const server = await startServer(port);
-  const launch = playwrightConfig.use?.launchOptions ?? {};
-  const browser = await chromium.launch({ ...launch, executablePath: process.env.CHROMIUM_PATH ?? launch.executablePath });
+  const browser = await launchChromium();
   const rows: Row[] = [];
   try {
     let page = await browser.newPage();

@@ -19,26 +19,15 @@ import { exportGgufToOnnx } from '../../src/backends/ort/gguf_to_onnx';
 import { loadOrtModelFrom } from '../../src/backends/ort/load_ort_model';
 import { repack } from '../../src/backends/ort/repack';
 import { dequantizeMatrix, randomQuantMatrix, type QuantType } from '../reference/ggml_quants';
-import { argmax, loadReference, type Reference } from '../reference/llama_ref';
+import { loadReference, type Reference } from '../reference/llama_ref';
 import * as llamacpp from '../reference/llamacpp';
+import { maxAbs, maxDiff, top1AlongLlamaCpp } from '../reference/compare';
 import { fixtureBytes, fixturePath, heldoutIds, promptSet, VARIANTS, type Variant } from '../llm/fixtures';
 import { buildSyntheticModel, SYNTHETIC_CASES, SYNTHETIC_PROMPTS, type BuiltModel } from '../llm/synthetic_models';
 
 ort.env.wasm.numThreads = 1; // the test machines have two shared cores
 
 const EOS = 1023;
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
-  return m;
-}
 
 /** MatMulNBits' weight definition (onnxruntime docs/ContribOperators.md), written out here. */
 function decodeNBits(p: ReturnType<typeof repack>): Float64Array {
@@ -186,18 +175,7 @@ for (const variant of VARIANTS) {
     });
 
     it(`forced along llama.cpp's greedy tokens, top-1 agrees at ≥ ${quantized(variant) ? 98 : 99.5}% of positions`, async () => {
-      let agree = 0;
-      let total = 0;
-      for (const p of prompts) {
-        const ids = llm.tokenizer.encode(p);
-        const cont = await llamacpp.greedy(path, ids, 32, EOS);
-        const seq = [...ids, ...cont];
-        const rows = await llm.logits(seq.slice(0, -1));
-        for (let i = ids.length - 1; i < seq.length - 1; i++) {
-          total++;
-          if (argmax(rows[i]!) === seq[i + 1]) agree++;
-        }
-      }
+      const { agree, total } = await top1AlongLlamaCpp(llm, path, prompts, EOS);
       const rate = agree / total;
       console.log(`ort-wasm ${variant}: top-1 agreement with llama.cpp ${(100 * rate).toFixed(2)}% of ${total} positions`);
       expect(rate).toBeGreaterThanOrEqual(quantized(variant) ? 0.98 : 0.995);
@@ -351,18 +329,7 @@ for (const c of SYNTHETIC_CASES) {
     });
 
     it(`forced along llama.cpp's greedy tokens, top-1 agrees at ≥ ${c.quantized ? 98 : 99.5}% of positions`, async () => {
-      let agree = 0;
-      let total = 0;
-      for (const p of SYNTHETIC_PROMPTS) {
-        const ids = llm.tokenizer.encode(p);
-        const cont = await llamacpp.greedy(model.path, ids, 32, model.eos);
-        const seq = [...ids, ...cont];
-        const rows = await llm.logits(seq.slice(0, -1));
-        for (let i = ids.length - 1; i < seq.length - 1; i++) {
-          total++;
-          if (argmax(rows[i]!) === seq[i + 1]) agree++;
-        }
-      }
+      const { agree, total } = await top1AlongLlamaCpp(llm, model.path, SYNTHETIC_PROMPTS, model.eos);
       console.log(`ort-wasm ${c.name}: top-1 agreement with llama.cpp ${((100 * agree) / total).toFixed(2)}% of ${total} positions`);
       expect(agree / total).toBeGreaterThanOrEqual(c.quantized ? 0.98 : 0.995);
     });

@@ -5,20 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/llm/load_model';
 import type { LanguageModel } from '../../src/llm/language_model';
-import { argmax, loadReference, type Reference } from '../reference/llama_ref';
+import { loadReference, type Reference } from '../reference/llama_ref';
 import * as llamacpp from '../reference/llamacpp';
+import { maxDiff, top1AlongLlamaCpp } from '../reference/compare';
 import { nodeGPU } from '../gpu';
 import { fixtureBytes, fixturePath, heldoutIds, promptSet, VARIANTS, type Variant } from './fixtures';
 
 const EOS = 1023;
 const quantized = (v: Variant) => v !== 'f32' && v !== 'f16';
-
-/** Largest |a - b| over a row. */
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 function logSoftmaxAt(row: ArrayLike<number>, t: number): number {
   let max = -Infinity;
@@ -79,18 +73,7 @@ for (const variant of VARIANTS) {
     });
 
     it(`forced along llama.cpp's greedy tokens, our top-1 agrees at ≥ ${quantized(variant) ? 98 : 99.5}% of positions`, async () => {
-      let agree = 0;
-      let total = 0;
-      for (const p of prompts) {
-        const ids = llm.tokenizer.encode(p);
-        const cont = await llamacpp.greedy(path, ids, 32, EOS);
-        const seq = [...ids, ...cont];
-        const rows = await llm.logits(seq.slice(0, -1));
-        for (let i = ids.length - 1; i < seq.length - 1; i++) {
-          total++;
-          if (argmax(rows[i]!) === seq[i + 1]) agree++;
-        }
-      }
+      const { agree, total } = await top1AlongLlamaCpp(llm, path, prompts, EOS);
       const rate = agree / total;
       console.log(`${variant}: top-1 agreement with llama.cpp ${(100 * rate).toFixed(2)}% of ${total} positions`);
       expect(rate).toBeGreaterThanOrEqual(quantized(variant) ? 0.98 : 0.995);

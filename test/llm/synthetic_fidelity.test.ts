@@ -14,23 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu';
 import { loadModel } from '../../src/llm/load_model';
 import type { LanguageModel } from '../../src/llm/language_model';
-import { argmax, loadReference, type Reference } from '../reference/llama_ref';
+import { loadReference, type Reference } from '../reference/llama_ref';
 import * as llamacpp from '../reference/llamacpp';
+import { maxAbs, maxDiff, top1AlongLlamaCpp } from '../reference/compare';
 import { makeGpu } from '../gpu';
 import { buildSyntheticModel, SYNTHETIC_CASES, SYNTHETIC_PROMPTS, type BuiltModel } from './synthetic_models';
-
-/** Largest |a - b| over a row. */
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
-  return m;
-}
 
 // One device for the three models, so the kernel variants they share are compiled once (SwiftShader
 // compiles slowly). f32 activations, which the logit tolerance below is for (SwiftShader has no
@@ -110,21 +98,7 @@ for (const c of SYNTHETIC_CASES) {
     // ≥ 98%. Measured along these 384 positions, ours and the exact reference alike: 99.74% (qwen2),
     // 100% (SentencePiece llama), 100% (rope_freqs llama). The exact reference's figure is logged too.
     it(`forced along llama.cpp's greedy tokens, our top-1 agrees at ≥ ${c.quantized ? 98 : 99.5}% of positions`, async () => {
-      let agree = 0;
-      let refAgree = 0;
-      let total = 0;
-      for (const p of prompts) {
-        const ids = llm.tokenizer.encode(p);
-        const cont = await llamacpp.greedy(model.path, ids, 32, model.eos);
-        const seq = [...ids, ...cont];
-        const rows = await llm.logits(seq.slice(0, -1));
-        const exact = ref.logits(seq.slice(0, -1));
-        for (let i = ids.length - 1; i < seq.length - 1; i++) {
-          total++;
-          if (argmax(rows[i]!) === seq[i + 1]) agree++;
-          if (argmax(exact[i]!) === seq[i + 1]) refAgree++;
-        }
-      }
+      const { agree, exactAgree: refAgree, total } = await top1AlongLlamaCpp(llm, model.path, prompts, model.eos, { exact: (t) => ref.logits(t) });
       const rate = agree / total;
       console.log(`${c.name}: top-1 agreement with llama.cpp ${(100 * rate).toFixed(2)}% of ${total} positions (exact reference: ${((100 * refAgree) / total).toFixed(2)}%)`);
       expect(rate).toBeGreaterThanOrEqual(c.quantized ? 0.98 : 0.995);
