@@ -27,7 +27,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import * as ort from 'onnxruntime-web';
 import type { Page } from '@playwright/test';
 import { callInPage, launchChromium, startServer } from './browser';
-import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
+import { openLlamaCppCpu, timedGreedy } from './llamacpp_cpu';
 import { loadOrtModelFrom } from '../src/backends/ort/load_ort_model';
 import { acquireGpu } from '../src/gpu';
 import type { LanguageModel } from '../src/llm/language_model';
@@ -159,36 +159,21 @@ async function nodeRow(spec: ModelSpec, backend: 'native WebGPU' | 'onnxruntime 
 }
 
 async function llamaCppRow(spec: ModelSpec): Promise<{ m: Measured; loadSeconds: number; engine: string; threads: string }> {
-  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
-  const t0 = performance.now();
-  const model = await llama.loadModel({ modelPath: spec.path, gpuLayers: 0 });
-  const context = await model.createContext({ contextSize: spec.contextLength, threads: THREADS, sequences: 1 });
-  const loadSeconds = (performance.now() - t0) / 1000;
+  const cpp = await openLlamaCppCpu(spec.path, spec.contextLength, THREADS);
+  const { context, loadSeconds } = cpp;
   try {
     const seq = context.getSequence();
-    const gen = async (prompt: number[], n: number) => {
-      await seq.clearHistory();
-      const stamps: number[] = [];
-      const tokens: number[] = [];
-      const t = performance.now();
-      for await (const token of seq.evaluate(prompt as Token[], { temperature: 0, yieldEogToken: true })) {
-        stamps.push(performance.now());
-        tokens.push(Number(token));
-        if (tokens.length >= n) break;
-      }
-      return { t, stamps, tokens };
-    };
+    const gen = (prompt: number[], n: number) => timedGreedy(seq, prompt, n);
     const warm = await gen(spec.warmPrompt, 2);
     const r = await gen(spec.prompt, 1 + spec.warmupSteps + spec.decode);
     const checks: number[][] = [];
     for (const c of spec.llamaCpp) checks.push((await gen(c.promptIds, c.maxTokens)).tokens);
     return {
       m: { warmTtftMs: warm.stamps[0]! - warm.t, run: { ...times(r.t, r.stamps, spec.prompt.length, spec.warmupSteps), tokens: r.tokens }, checks },
-      loadSeconds, engine: `node-llama-cpp ${llama.buildType ?? ''} CPU build`.replace('  ', ' '), threads: String(context.currentThreads ?? THREADS),
+      loadSeconds, engine: cpp.engine, threads: String(context.currentThreads ?? THREADS),
     };
   } finally {
-    await context.dispose();
-    await model.dispose();
+    await cpp.dispose();
   }
 }
 

@@ -24,15 +24,15 @@
  * measured by then. On SwiftShader these figures time the CPU emulation: compare them only with rows of the same run.
  * Options: --no-webgpu, --no-wasm, --slice-limit S, --port N (4194).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import type { Page } from '@playwright/test';
 import { callInPage, launchChromium, startServer } from './browser';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { OnnxGraphBuilder } from '../src/formats/onnx/graph_builder';
 import { loadOrtFor } from '../src/backends/ort/diffusion_components';
 import { loadDiffusion } from '../src/runtime/diffusion_load';
-import { writeTinySd } from '../test/reference/sd_models';
+import { folderMap, writeTinySd } from '../test/reference/sd_models';
 
 // bench/run.mjs closes Vite's module runner once this module is imported, so onnxruntime-web is imported
 // (and cached by the shared loader) now, while it is open, not on first use.
@@ -52,19 +52,6 @@ interface Row {
   finite: boolean;
   nonConstant: boolean;
   note: string;
-}
-
-function folderMap(dir: string): Record<string, Uint8Array> {
-  const out: Record<string, Uint8Array> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = new Uint8Array(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 function stats(x: ArrayLike<number>): { finite: boolean; nonConstant: boolean } {

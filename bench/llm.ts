@@ -24,7 +24,7 @@ import { spawn } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
+import { openLlamaCppCpu, timedGreedy } from './llamacpp_cpu';
 import { acquireGpu, Recorder, type Binding, type Gpu, type Params } from '../src/gpu';
 import type { Session } from '../src/llm/generate';
 import type { LanguageModel } from '../src/llm/language_model';
@@ -787,30 +787,18 @@ async function benchEngine(injected: GPU, spec: ModelSpec, url: string, o: Optio
 }
 
 async function benchLlamaCpp(spec: ModelSpec, contextSize: number, o: Options): Promise<LlamaResult> {
-  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
-  const t0 = performance.now();
-  const model = await llama.loadModel({ modelPath: spec.path, gpuLayers: 0 });
-  const context = await model.createContext({ contextSize, threads: o.threads, sequences: 1 });
-  const loadSeconds = (performance.now() - t0) / 1000;
+  const cpp = await openLlamaCppCpu(spec.path, contextSize, o.threads);
+  const { context, loadSeconds } = cpp;
   try {
     const seq = context.getSequence();
     const run = async (prompt: number[], decode: number, warmupSteps: number) => {
-      await seq.clearHistory();
-      const stamps: number[] = [];
-      const tokens: number[] = [];
-      const t = performance.now();
-      for await (const token of seq.evaluate(prompt as Token[], { temperature: 0, yieldEogToken: true })) {
-        stamps.push(performance.now());
-        tokens.push(Number(token));
-        if (tokens.length >= 1 + warmupSteps + decode) break;
-      }
+      const { t, stamps, tokens } = await timedGreedy(seq, prompt, 1 + warmupSteps + decode);
       return runTimes(t, stamps, prompt.length, warmupSteps, tokens);
     };
     await run(spec.warmPrompt, 1, 1);
     return { loadSeconds, threads: o.threads, contextSize: context.contextSize, run: await run(spec.prompt, spec.decode, o.warmupSteps) };
   } finally {
-    await context.dispose();
-    await model.dispose();
+    await cpp.dispose();
   }
 }
 

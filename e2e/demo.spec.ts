@@ -85,6 +85,17 @@ function statNumber(stats: string, re: RegExp): number {
   return Number(m![1]);
 }
 
+/** A greedy 32-token completion of `p.prompt` in the demo's completion mode; the text must be `p.text_until_eos`. */
+async function completeGreedy(page: Page, p: { prompt: string; text_until_eos: string }): Promise<void> {
+  await page.click('#mode-complete');
+  await page.fill('#prompt', p.prompt);
+  await page.fill('#max-tokens', '32');
+  await page.fill('#temperature', '0');
+  await page.click('#generate-run');
+  await expect(page.locator('#generate-stats')).toContainText('finish', { timeout: 120_000 });
+  await expect(page.locator('#output-text')).toHaveText(p.text_until_eos);
+}
+
 test('demo: diagnostics, load the built-in model, greedy text equals the exact reference', async ({ page }, info) => {
   await page.goto(PAGE);
   await expect(page.locator('#diag-list')).toContainText('activation precision');
@@ -93,15 +104,8 @@ test('demo: diagnostics, load the built-in model, greedy text equals the exact r
   await expect(page.locator('#diag-status')).toContainText('software adapter');
   await expect(page.locator('#model-backend')).toHaveValue('auto'); // the default
   await loadDefault(page);
-  await page.click('#mode-complete');
-  const { prompt, text_until_eos } = reference.prompts[0]!;
-  await page.fill('#prompt', prompt);
-  await page.fill('#max-tokens', '32');
-  await page.fill('#temperature', '0');
-  await page.click('#generate-run');
-  await expect(page.locator('#generate-stats')).toContainText('finish', { timeout: 120_000 });
-  await expect(page.locator('#output-prompt')).toHaveText(prompt);
-  await expect(page.locator('#output-text')).toHaveText(text_until_eos);
+  await completeGreedy(page, reference.prompts[0]!);
+  await expect(page.locator('#output-prompt')).toHaveText(reference.prompts[0]!.prompt);
   // The diagnostics panel says where the model runs and why: 'auto' on a software adapter means WASM.
   await expect(page.locator('#diag-model')).toHaveAttribute('data-backend', 'wasm');
   await expect(page.locator('#diag-model')).toContainText('backendwasm — software adapter (SwiftShader): WASM is faster');
@@ -273,14 +277,7 @@ test('demo local file: drag and drop a GGUF, or pick it with the file input; it 
   await expect(page.locator('#model-status')).toContainText('Loaded fortunes-1.8m');
   await expect(page.locator('body')).toHaveAttribute('data-model', 'ready');
   await expect(page.locator('.msg')).toHaveCount(0); // a new model starts a new conversation
-  await page.click('#mode-complete');
-  const { prompt, text_until_eos } = reference.prompts[0]!;
-  await page.fill('#prompt', prompt);
-  await page.fill('#max-tokens', '32');
-  await page.fill('#temperature', '0');
-  await page.click('#generate-run');
-  await expect(page.locator('#generate-stats')).toContainText('finish', { timeout: 120_000 });
-  await expect(page.locator('#output-text')).toHaveText(text_until_eos);
+  await completeGreedy(page, reference.prompts[0]!);
 
   // Local files are read in place: nothing was fetched and nothing was cached.
   expect(requests.count).toBe(0);
@@ -304,14 +301,7 @@ test('demo backend selector: webgpu (inpage\'s kernels) on request generates the
   await expect(page.locator('body')).toHaveAttribute('data-load-backend', /^backend webgpu: requested/);
   await expect(page.locator('#model-status')).toContainText(' on webgpu (');
 
-  await page.click('#mode-complete');
-  const { prompt, text_until_eos } = reference.prompts[0]!;
-  await page.fill('#prompt', prompt);
-  await page.fill('#max-tokens', '32');
-  await page.fill('#temperature', '0');
-  await page.click('#generate-run');
-  await expect(page.locator('#generate-stats')).toContainText('finish', { timeout: 120_000 });
-  await expect(page.locator('#output-text')).toHaveText(text_until_eos);
+  await completeGreedy(page, reference.prompts[0]!);
   await expect(page.locator('#generate-stats')).toContainText(/decode [\d.]+ tok\/s/);
   await page.screenshot({ path: info.outputPath('demo-backend-webgpu.png'), fullPage: true });
 

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import * as ortNode from 'onnxruntime-node';
 import { HfTokenizer } from '../src/backends/ort/hf_tokenizer';
-import { optimumFolderFromGguf, writeFolder } from '../test/backends/optimum_fixture';
+import { nodeLogits, optimumFolderFromGguf, writeFolder } from '../test/backends/optimum_fixture';
 
 const FIXTURE = new URL('./.fixtures/fortunes-onnx/', import.meta.url).pathname;
 const FOLDER_URL = '/e2e/.fixtures/fortunes-onnx/';
@@ -26,26 +26,12 @@ test.beforeAll(async () => {
   nodeSession = await ortNode.InferenceSession.create(`${FIXTURE}onnx/model.onnx`);
 });
 
-/** onnxruntime-node: logits at every position of `ids`, from an empty cache. */
-async function nodeLogits(ids: number[]): Promise<Float32Array> {
-  const T = ids.length;
-  const feeds: Record<string, ortNode.Tensor> = {
-    input_ids: new ortNode.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]),
-    attention_mask: new ortNode.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
-    position_ids: new ortNode.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]),
-  };
-  for (let i = 0; i < 4; i++) {
-    for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ortNode.Tensor('float32', new Float32Array(0), [1, 2, 0, 32]);
-  }
-  return (await nodeSession.run(feeds)).logits!.data as Float32Array;
-}
-
 /** onnxruntime-node greedy continuation (whole sequence re-run each step: no cache to get wrong). */
 async function nodeGreedy(prompt: number[], n: number, eos: number): Promise<number[]> {
   const seq = [...prompt];
   const out: number[] = [];
   for (let k = 0; k < n; k++) {
-    const logits = await nodeLogits(seq);
+    const logits = await nodeLogits(nodeSession, seq);
     const row = logits.subarray((seq.length - 1) * VOCAB, seq.length * VOCAB);
     let best = 0;
     for (let j = 1; j < VOCAB; j++) if (row[j]! > row[best]!) best = j;
@@ -105,7 +91,7 @@ test('ONNX folder on the WebGPU EP: logits and greedy tokens agree with onnxrunt
 
   // Logits at every prompt position vs onnxruntime-node. Tolerance: 1e-3 × the largest |logit| (the GPU's
   // f32 sums run in a different order than the CPU's; measured max error is printed).
-  const want = await nodeLogits(got.ids[0]!);
+  const want = await nodeLogits(nodeSession, got.ids[0]!);
   let maxDiff = 0;
   let scale = 0;
   got.logits.forEach((row, t) => row.forEach((v, j) => {
@@ -153,7 +139,7 @@ test.describe('backend auto without a usable GPU', () => {
     }, { url: FOLDER_URL, prompt });
     expect(got.hasGpu).toBe(false);
     expect(got.info).toEqual({ backend: 'wasm', reason: 'no WebGPU in this browser (navigator.gpu is missing)' });
-    const want = await nodeLogits(got.ids);
+    const want = await nodeLogits(nodeSession, got.ids);
     const T = got.ids.length;
     const maxDiff = got.last.reduce((m, v, j) => Math.max(m, Math.abs(v - want[(T - 1) * VOCAB + j]!)), 0);
     console.log(`wasm vs onnxruntime-node: max |Δlogit| ${maxDiff.toExponential(2)} at the last prompt position`);

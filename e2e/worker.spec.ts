@@ -41,6 +41,18 @@ async function open(page: Page, path: string): Promise<{ workers: () => Promise<
   return { workers, violations };
 }
 
+/** In a page that loaded the script-tag build: the default loadModel (a worker), one greedy completion, unload. */
+function greedyWithGlobal(page: Page, prompt: string): Promise<{ text: string; runtime: string }> {
+  return page.evaluate(async ({ MODEL, prompt }) => {
+    const inpage = (window as unknown as { inpage: { loadModel: (o: object) => Promise<any> } }).inpage;
+    const llm = await inpage.loadModel({ url: MODEL });
+    const text = (await llm.completions.create({ prompt, max_tokens: 32, temperature: 0 })).choices[0].text;
+    const runtime = llm.info.runtime;
+    await llm.unload();
+    return { text, runtime };
+  }, { MODEL, prompt });
+}
+
 test('ESM build: the default loadModel runs in a worker; reference text, streaming, abort and typed errors cross', async ({ page }) => {
   const { workers, violations } = await open(page, '/e2e/pages/esm.html');
   const prompts = reference.prompts.map((p) => p.prompt);
@@ -172,14 +184,7 @@ test('the main thread has no long task while the model generates in the worker',
 test('script-tag build: a plain <script src> page runs the model in a worker next to the script', async ({ page }) => {
   const { workers, violations } = await open(page, '/e2e/pages/iife.html');
   const { prompt, text_until_eos } = reference.prompts[2]!;
-  const r = await page.evaluate(async ({ MODEL, prompt }) => {
-    const inpage = (window as unknown as { inpage: { loadModel: (o: object) => Promise<any> } }).inpage;
-    const llm = await inpage.loadModel({ url: MODEL });
-    const text = (await llm.completions.create({ prompt, max_tokens: 32, temperature: 0 })).choices[0].text;
-    const runtime = llm.info.runtime;
-    await llm.unload();
-    return { text, runtime };
-  }, { MODEL, prompt });
+  const r = await greedyWithGlobal(page, prompt);
   expect(r).toEqual({ text: text_until_eos, runtime: 'worker' });
   expect((await workers()).map((u) => new URL(u).pathname)).toEqual(['/dist/inpage.worker.js']);
   expect(await violations()).toEqual([]);
@@ -415,14 +420,7 @@ test('npm pack: a fresh Vite app installs the tarball, typechecks against its ty
     expect(await violations()).toEqual([]);
 
     const staticPage = await open(page, '/node_modules/.cache/inpage-e2e-app/static/index.html');
-    const s = await page.evaluate(async ({ MODEL, prompt }) => {
-      const inpage = (window as unknown as { inpage: { loadModel: (o: object) => Promise<any> } }).inpage;
-      const llm = await inpage.loadModel({ url: MODEL });
-      const text = (await llm.completions.create({ prompt, max_tokens: 32, temperature: 0 })).choices[0].text;
-      const runtime = llm.info.runtime;
-      await llm.unload();
-      return { text, runtime };
-    }, { MODEL, prompt });
+    const s = await greedyWithGlobal(page, prompt);
     expect(s).toEqual({ text: text_until_eos, runtime: 'worker' });
     expect((await staticPage.workers()).map((u) => new URL(u).pathname)).toEqual(['/node_modules/.cache/inpage-e2e-app/static/inpage/inpage.worker.js']);
     expect(await staticPage.violations()).toEqual([]);

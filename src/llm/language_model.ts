@@ -4,7 +4,9 @@
  * they were made.
  */
 import { InvalidArgumentError } from '../errors';
+import type { GgufFile } from '../formats/gguf';
 import type { Gpu } from '../gpu';
+import type { ModelConfig } from './config';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -49,6 +51,24 @@ export interface ModelInfo {
   weightBytes: number;
   kvCacheBytes: number;
   hasChatTemplate: boolean;
+}
+
+/** The fields of ModelInfo that come from the GGUF file alone, whichever backend runs it. */
+export function ggufModelInfo(file: Pick<GgufFile, 'metadata' | 'tensors'>, config: ModelConfig):
+  Pick<ModelInfo, 'name' | 'architecture' | 'vocabSize' | 'layers' | 'dModel' | 'heads' | 'kvHeads' | 'weightTypes'> {
+  const weightTypes: Record<string, number> = {};
+  for (const t of file.tensors) weightTypes[t.type] = (weightTypes[t.type] ?? 0) + 1;
+  const name = file.metadata['general.name'];
+  return {
+    name: typeof name === 'string' ? name : config.architecture,
+    architecture: config.architecture,
+    vocabSize: config.vocabSize,
+    layers: config.nLayers,
+    dModel: config.dModel,
+    heads: config.nHeads,
+    kvHeads: config.nKvHeads,
+    weightTypes,
+  };
 }
 
 export interface LanguageModelParts {

@@ -18,7 +18,7 @@ import { RateMeter } from '../progress';
 import { modelConfigFromGguf } from './config';
 import { Session } from './generate';
 import { KvCache } from './kv_cache';
-import { LanguageModel, type ModelInfo } from './language_model';
+import { ggufModelInfo, LanguageModel, type ModelInfo } from './language_model';
 import { LlamaModel } from './llama';
 import { destroyModelWeights, loadModelWeights } from './model_weights';
 import { TokenSelector } from './token_selector';
@@ -141,24 +141,15 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
   const selector = new TokenSelector(gpu, config.vocabSize);
   const session = new Session(model, selector);
 
-  const weightTypes: Record<string, number> = {};
-  for (const t of file.tensors) weightTypes[t.type] = (weightTypes[t.type] ?? 0) + 1;
   const a = gpu.caps.adapter;
   const info: ModelInfo = {
-    name: typeof file.metadata['general.name'] === 'string' ? (file.metadata['general.name'] as string) : config.architecture,
-    architecture: config.architecture,
+    ...ggufModelInfo(file, config),
     backend: 'webgpu',
     // The runtime states its own choice (src/backends/load_backend.ts); these are for direct calls.
     backendReason: options.backend === 'webgpu' ? 'requested' : options.gpu ? 'a GPU was passed in' : 'WebGPU (loaded without the runtime\'s backend choice)',
     precision: gpu.precision,
     adapter: [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') + (a.isFallbackAdapter ? ' (software)' : ''),
     contextLength,
-    vocabSize: config.vocabSize,
-    layers: config.nLayers,
-    dModel: config.dModel,
-    heads: config.nHeads,
-    kvHeads: config.nKvHeads,
-    weightTypes,
     weightBytes: weights.bytes,
     kvCacheBytes: cache.bytes,
     hasChatTemplate: template !== undefined,

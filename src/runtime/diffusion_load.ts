@@ -10,7 +10,7 @@ import type { DiffusionImage, GenerateOptions } from '../diffusion/pipeline';
 import { InvalidArgumentError } from '../errors';
 import { connectDiffusion } from './diffusion_client';
 import { loadDiffusionInThread, type DiffusionLoadOptions } from './diffusion_engine_load';
-import { startWorker, type WorkerLocation } from './spawn';
+import { chooseWorkerRuntime, startWorker, type WorkerLocation } from './spawn';
 
 export type { DiffusionLoadOptions };
 
@@ -32,7 +32,8 @@ export interface DiffusionModel {
 
 export async function loadDiffusion(options: LoadDiffusionOptions): Promise<DiffusionModel> {
   if (!options || typeof options !== 'object') throw new InvalidArgumentError('loadDiffusion: pass an options object with url or files');
-  const choice = chooseRuntime(options);
+  // A custom fetch is a function: it cannot be sent to a worker.
+  const choice = chooseWorkerRuntime(options.worker, options.fetch !== undefined ? 'fetch' : undefined);
   if (!choice.worker) return inThread(options, choice.reason);
   let worker: Worker;
   try {
@@ -43,20 +44,6 @@ export async function loadDiffusion(options: LoadDiffusionOptions): Promise<Diff
     return inThread(options, `the worker did not start (${(e as Error).message})`);
   }
   return connectDiffusion(worker, options, () => worker.terminate(), choice.reason);
-}
-
-function chooseRuntime(o: LoadDiffusionOptions): { worker: boolean; reason: string } {
-  if (o.worker === false) return { worker: false, reason: 'worker: false' };
-  const stuck = o.fetch !== undefined ? 'fetch' : undefined;
-  if (stuck) {
-    if (o.worker === true) throw new InvalidArgumentError(`the option ${stuck} cannot be sent to a worker; pass worker: false`);
-    return { worker: false, reason: `the option ${stuck} cannot be sent to a worker` };
-  }
-  if (typeof Worker === 'undefined') {
-    if (o.worker === true) throw new InvalidArgumentError('worker: true, but Web Workers are not available here; pass worker: false');
-    return { worker: false, reason: 'no Web Workers here' };
-  }
-  return { worker: true, reason: o.worker === true ? 'worker: true' : 'the default in browsers' };
 }
 
 async function inThread(o: LoadDiffusionOptions, reason: string): Promise<DiffusionModel> {

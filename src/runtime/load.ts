@@ -8,7 +8,7 @@
 import { InvalidArgumentError } from '../errors';
 import { connectModel, uncloneableOption } from './client';
 import { loadEngine, type RuntimeLoadOptions } from './engine_load';
-import { startWorker, type WorkerLocation } from './spawn';
+import { chooseWorkerRuntime, startWorker, type WorkerLocation } from './spawn';
 import type { LanguageModel, ModelInfo } from './types';
 
 export interface LoadModelOptions extends Omit<RuntimeLoadOptions, 'worker'>, WorkerLocation {
@@ -36,21 +36,11 @@ export async function loadModel(options: LoadModelOptions): Promise<LanguageMode
 }
 
 function chooseRuntime(o: LoadModelOptions): { worker: boolean; reason: string } {
-  if (o.worker === false) return { worker: false, reason: 'worker: false' };
-  if (o.gpu !== undefined) {
+  if (o.worker !== false && o.gpu !== undefined) {
     if (o.worker === true) throw new InvalidArgumentError('a gpu object cannot be moved into a worker: pass worker: false, or leave out gpu');
     return { worker: false, reason: 'a gpu was passed in (it cannot move to a worker)' };
   }
-  const stuck = uncloneableOption(o);
-  if (stuck !== undefined) {
-    if (o.worker === true) throw new InvalidArgumentError(`the option ${stuck} cannot be sent to a worker (only plain data can); pass worker: false`);
-    return { worker: false, reason: `the option ${stuck} cannot be sent to a worker` };
-  }
-  if (typeof Worker === 'undefined') {
-    if (o.worker === true) throw new InvalidArgumentError('worker: true, but Web Workers are not available here; pass worker: false');
-    return { worker: false, reason: 'no Web Workers here' };
-  }
-  return { worker: true, reason: o.worker === true ? 'worker: true' : 'the default in browsers' };
+  return chooseWorkerRuntime(o.worker, uncloneableOption(o));
 }
 
 async function inThread(options: LoadModelOptions, reason: string): Promise<LanguageModel> {

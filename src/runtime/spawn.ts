@@ -9,7 +9,7 @@
  * A script on another origin (a CDN) cannot be a Worker's URL: it is then started from a same-origin
  * blob: module that imports it (the page's CSP must allow worker-src blob:, and the CDN send CORS headers).
  */
-import { InpageError } from '../errors';
+import { InpageError, InvalidArgumentError } from '../errors';
 import { READY_MESSAGE } from './protocol';
 
 export const WORKER_FILE = 'inpage.worker.js';
@@ -23,6 +23,24 @@ export interface WorkerLocation {
   workerUrl?: string | URL;
   /** The folder holding inpage's files; the worker is `${baseUrl}/inpage.worker.js`. */
   baseUrl?: string | URL;
+}
+
+/**
+ * Whether a load runs in a worker, and why (info.runtimeReason). `stuck` names an option that cannot be
+ * sent to a worker (see uncloneableOption in ./client.ts). `worker: true` turns a reason to stay in this
+ * thread into an error; the default stays in this thread.
+ */
+export function chooseWorkerRuntime(worker: boolean | undefined, stuck: string | undefined): { worker: boolean; reason: string } {
+  if (worker === false) return { worker: false, reason: 'worker: false' };
+  if (stuck !== undefined) {
+    if (worker === true) throw new InvalidArgumentError(`the option ${stuck} cannot be sent to a worker (only plain data can); pass worker: false`);
+    return { worker: false, reason: `the option ${stuck} cannot be sent to a worker` };
+  }
+  if (typeof Worker === 'undefined') {
+    if (worker === true) throw new InvalidArgumentError('worker: true, but Web Workers are not available here; pass worker: false');
+    return { worker: false, reason: 'no Web Workers here' };
+  }
+  return { worker: true, reason: worker === true ? 'worker: true' : 'the default in browsers' };
 }
 
 /** The URL the page's relative URLs resolve against. */

@@ -11,7 +11,7 @@ import * as ortNode from 'onnxruntime-node';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadOnnxModel } from '../../src/backends/ort/onnx_model';
 import type { LanguageModel } from '../../src/llm/language_model';
-import { optimumFolderFromGguf, SHARED_MODEL, writeFolder, type OptimumFolder } from './optimum_fixture';
+import { nodeLogits, optimumFolderFromGguf, SHARED_MODEL, writeFolder, type OptimumFolder } from './optimum_fixture';
 
 const exact = JSON.parse(readFileSync(join(SHARED_MODEL, 'reference/exact-q4_0.json'), 'utf8')) as {
   prompts: { prompt: string; prompt_ids?: number[]; greedy_ids?: number[]; text_until_eos: string }[];
@@ -43,17 +43,7 @@ describe('loadOnnxModel (wasm)', () => {
     writeFolder(dir, folder);
     const session = await ortNode.InferenceSession.create(join(dir, 'onnx/model.onnx'));
     const ids = llamacpp.prompts[0]!.prompt_ids;
-    const T = ids.length;
-    const feeds: Record<string, ortNode.Tensor> = {
-      input_ids: new ortNode.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]),
-      attention_mask: new ortNode.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
-      position_ids: new ortNode.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]),
-    };
-    for (let i = 0; i < 4; i++) {
-      feeds[`past_key_values.${i}.key`] = new ortNode.Tensor('float32', new Float32Array(0), [1, 2, 0, 32]);
-      feeds[`past_key_values.${i}.value`] = new ortNode.Tensor('float32', new Float32Array(0), [1, 2, 0, 32]);
-    }
-    const want = (await session.run(feeds)).logits!.data as Float32Array;
+    const want = await nodeLogits(session, ids);
     const got = await llm.logits(ids);
     let maxDiff = 0;
     got.forEach((row, t) => row.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - want[t * 1024 + j]!)))));

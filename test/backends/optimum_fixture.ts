@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as ortNode from 'onnxruntime-node';
 import { exportGgufToOnnx } from '../../src/backends/ort/gguf_to_onnx';
 import { openGguf } from '../../src/formats/gguf';
 import { modelConfigFromGguf } from '../../src/llm/config';
@@ -41,4 +42,21 @@ export function writeFolder(dir: string, folder: OptimumFolder): void {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), data);
   }
+}
+
+/**
+ * onnxruntime-node, the reference: logits at every position of `ids` ([T × vocab], row-major) from an empty
+ * cache, on a `session` of the folder's onnx/model.onnx (the fixture's 4 layers of 2 key/value heads of 32).
+ */
+export async function nodeLogits(session: ortNode.InferenceSession, ids: readonly number[]): Promise<Float32Array> {
+  const T = ids.length;
+  const feeds: Record<string, ortNode.Tensor> = {
+    input_ids: new ortNode.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]),
+    attention_mask: new ortNode.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
+    position_ids: new ortNode.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]),
+  };
+  for (let i = 0; i < 4; i++) {
+    for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ortNode.Tensor('float32', new Float32Array(0), [1, 2, 0, 32]);
+  }
+  return (await session.run(feeds)).logits!.data as Float32Array;
 }

@@ -21,7 +21,7 @@ import { repack } from '../../src/backends/ort/repack';
 import { dequantizeMatrix, randomQuantMatrix, type QuantType } from '../reference/ggml_quants';
 import { loadReference, type Reference } from '../reference/llama_ref';
 import * as llamacpp from '../reference/llamacpp';
-import { maxAbs, maxDiff, top1AlongLlamaCpp } from '../reference/compare';
+import { greedyAgainstExact, logitsAgainstExact, maxAbs, maxDiff, perplexity, top1AlongLlamaCpp } from '../reference/compare';
 import { fixtureBytes, fixturePath, heldoutIds, promptSet, VARIANTS, type Variant } from '../llm/fixtures';
 import { buildSyntheticModel, SYNTHETIC_CASES, SYNTHETIC_PROMPTS, type BuiltModel } from '../llm/synthetic_models';
 
@@ -111,14 +111,6 @@ describe('GGUF blocks → MatMulNBits', () => {
   });
 });
 
-function logSoftmaxAt(row: ArrayLike<number>, t: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i]!);
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
-  return row[t]! - max - Math.log(sum);
-}
-
 /**
  * Stated tolerances per fixture type. Every type's weights reach onnxruntime unchanged (Q4_K up to f32
  * rounding of its float zero points), so all get the native engine's thresholds: continuations equal the
@@ -148,28 +140,13 @@ for (const variant of VARIANTS) {
     });
 
     it('greedy 32-token continuations equal the exact reference on ≥ 95% of prompts', async () => {
-      let equal = 0;
-      const differing: string[] = [];
-      for (const p of prompts) {
-        const ids = llm.tokenizer.encode(p);
-        const expectedIds = ref.greedy(ids, 32, EOS).filter((t) => t !== EOS);
-        const expected = await llamacpp.detokenize(path, expectedIds);
-        const r = await llm.completions.create({ prompt: p, max_tokens: 32, temperature: 0 });
-        if (r.choices[0]!.text === expected) equal++;
-        else differing.push(`${JSON.stringify(p)}: ours ${JSON.stringify(r.choices[0]!.text)} vs ${JSON.stringify(expected)}`);
-      }
+      const { equal, differing } = await greedyAgainstExact(llm, ref, path, prompts, EOS);
       console.log(`ort-wasm ${variant}: ${equal}/${prompts.length} greedy continuations equal the exact reference`, differing);
       expect(equal / prompts.length).toBeGreaterThanOrEqual(0.95);
     });
 
     it('logits agree with the exact reference at every position (2e-4)', async () => {
-      let worst = 0;
-      for (const p of prompts.slice(0, 6)) {
-        const ids = llm.tokenizer.encode(p);
-        const ours = await llm.logits(ids);
-        const exact = ref.logits(ids);
-        for (let i = 0; i < ids.length; i++) worst = Math.max(worst, maxDiff(ours[i]!, exact[i]!));
-      }
+      const { worst } = await logitsAgainstExact(llm, ref, prompts.slice(0, 6));
       console.log(`ort-wasm ${variant}: max |logit - exact| = ${worst.toExponential(2)}`);
       expect(worst).toBeLessThan(2e-4);
     });
@@ -184,14 +161,7 @@ for (const variant of VARIANTS) {
     it('perplexity on the held-out text is within 1% of llama.cpp', async () => {
       const ids = heldoutIds().slice(0, 4097);
       const window = 128;
-      let nll = 0;
-      let count = 0;
-      for (let start = 0; start + 1 < ids.length; start += window) {
-        const context = ids.slice(start, Math.min(ids.length - 1, start + window));
-        const rows = await llm.logits(context);
-        for (let i = 0; i < context.length; i++, count++) nll -= logSoftmaxAt(rows[i]!, ids[start + i + 1]!);
-      }
-      const ours = Math.exp(nll / count);
+      const ours = await perplexity(llm, ids, window);
       const theirs = await llamacpp.perplexity(path, ids, window);
       console.log(`ort-wasm ${variant}: perplexity ours ${ours.toFixed(3)}, llama.cpp ${theirs.toFixed(3)} (${((100 * (ours - theirs)) / theirs).toFixed(2)}%)`);
       expect(Math.abs(ours - theirs) / theirs).toBeLessThan(0.01);
@@ -217,17 +187,8 @@ for (const variant of ['q8_0', 'q4_0', 'q4_k_m'] as const) {
 
     it('greedy continuations equal the exact reference on ≥ 95% of prompts; logits within 2e-4', async () => {
       expect(llm.info.adapter).toMatch(/MatMulNBits/);
-      let equal = 0;
-      let worst = 0;
-      for (const p of prompts) {
-        const ids = llm.tokenizer.encode(p);
-        const expected = await llamacpp.detokenize(path, ref.greedy(ids, 32, EOS).filter((t) => t !== EOS));
-        const r = await llm.completions.create({ prompt: p, max_tokens: 32, temperature: 0 });
-        if (r.choices[0]!.text === expected) equal++;
-        const ours = await llm.logits(ids);
-        const exact = ref.logits(ids);
-        for (let i = 0; i < ids.length; i++) worst = Math.max(worst, maxDiff(ours[i]!, exact[i]!));
-      }
+      const { equal } = await greedyAgainstExact(llm, ref, path, prompts, EOS);
+      const { worst } = await logitsAgainstExact(llm, ref, prompts);
       console.log(`ort-wasm nbits ${variant}: ${equal}/${prompts.length} continuations equal the exact reference; max |logit - exact| ${worst.toExponential(2)}`);
       expect(equal / prompts.length).toBeGreaterThanOrEqual(0.95);
       expect(worst).toBeLessThan(2e-4);
@@ -307,22 +268,8 @@ for (const c of SYNTHETIC_CASES) {
     });
 
     it('greedy continuations equal the exact reference on ≥ 95% of prompts; logits within 1e-4 of the largest', async () => {
-      let equal = 0;
-      let worst = 0;
-      let scale = 0;
-      for (const p of SYNTHETIC_PROMPTS) {
-        const ids = llm.tokenizer.encode(p);
-        const expectedIds = ref.greedy(ids, 32, model.eos).filter((t) => t !== model.eos);
-        const expected = await llamacpp.detokenize(model.path, expectedIds);
-        const r = await llm.completions.create({ prompt: p, max_tokens: 32, temperature: 0 });
-        if (r.choices[0]!.text === expected) equal++;
-        const ours = await llm.logits(ids);
-        const exact = ref.logits(ids);
-        for (let i = 0; i < ids.length; i++) {
-          worst = Math.max(worst, maxDiff(ours[i]!, exact[i]!));
-          scale = Math.max(scale, maxAbs(exact[i]!));
-        }
-      }
+      const { equal } = await greedyAgainstExact(llm, ref, model.path, SYNTHETIC_PROMPTS, model.eos);
+      const { worst, scale } = await logitsAgainstExact(llm, ref, SYNTHETIC_PROMPTS);
       console.log(`ort-wasm ${c.name}: ${equal}/${SYNTHETIC_PROMPTS.length} continuations equal; max |logit - exact| ${worst.toExponential(2)} (tolerance ${(1e-4 * scale).toExponential(2)})`);
       expect(equal / SYNTHETIC_PROMPTS.length).toBeGreaterThanOrEqual(0.95);
       expect(worst).toBeLessThan(1e-4 * scale);

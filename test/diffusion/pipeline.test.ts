@@ -5,15 +5,15 @@
  * tolerance. Plus: the NaN guard, size and latents validation, seeds, fp16 refusal, URL loading, the PNG.
  */
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadDiffusion, type DiffusionModel } from '../../src/runtime/diffusion_load';
 import { randn } from '../../src/diffusion/random';
 import { NonFiniteOutputError, InvalidArgumentError, UnsupportedFeatureError } from '../../src/errors';
-import { writeTinySd, type TinySdOptions } from '../reference/sd_models';
+import { folderMap, writeTinySd, type TinySdOptions } from '../reference/sd_models';
 import { imageDiff, referenceModel, spread } from './reference_pipeline';
 
 /**
@@ -23,19 +23,6 @@ import { imageDiff, referenceModel, spread } from './reference_pipeline';
  */
 const MAX_LEVELS = 2;
 const MEAN_LEVELS = 0.05;
-
-function folderMap(dir: string): Record<string, Uint8Array> {
-  const out: Record<string, Uint8Array> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = new Uint8Array(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 function tiny(o: TinySdOptions = {}): string {
   return writeTinySd(mkdtempSync(join(tmpdir(), 'tiny-sd-')), o);

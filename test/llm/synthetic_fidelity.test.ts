@@ -16,7 +16,7 @@ import { loadModel } from '../../src/llm/load_model';
 import type { LanguageModel } from '../../src/llm/language_model';
 import { loadReference, type Reference } from '../reference/llama_ref';
 import * as llamacpp from '../reference/llamacpp';
-import { maxAbs, maxDiff, top1AlongLlamaCpp } from '../reference/compare';
+import { greedyAgainstExact, logitsAgainstExact, top1AlongLlamaCpp } from '../reference/compare';
 import { makeGpu } from '../gpu';
 import { buildSyntheticModel, SYNTHETIC_CASES, SYNTHETIC_PROMPTS, type BuiltModel } from './synthetic_models';
 
@@ -59,16 +59,7 @@ for (const c of SYNTHETIC_CASES) {
 
     // With 12 prompts, ≥ 95% means all of them. Measured: 12/12 on every case.
     it('greedy 32-token continuations equal the exact reference on ≥ 95% of prompts', async () => {
-      let equal = 0;
-      const differing: string[] = [];
-      for (const p of prompts) {
-        const ids = llm.tokenizer.encode(p);
-        const expectedIds = ref.greedy(ids, 32, model.eos).filter((t) => t !== model.eos);
-        const expected = await llamacpp.detokenize(model.path, expectedIds);
-        const r = await llm.completions.create({ prompt: p, max_tokens: 32, temperature: 0 });
-        if (r.choices[0]!.text === expected) equal++;
-        else differing.push(`${JSON.stringify(p)}: ours ${JSON.stringify(r.choices[0]!.text)} vs ${JSON.stringify(expected)}`);
-      }
+      const { equal, differing } = await greedyAgainstExact(llm, ref, model.path, prompts, model.eos);
       console.log(`${c.name}: ${equal}/${prompts.length} greedy continuations equal the exact reference`, differing);
       expect(equal / prompts.length).toBeGreaterThanOrEqual(0.95);
     });
@@ -78,17 +69,7 @@ for (const c of SYNTHETIC_CASES) {
       // models reach ±33 to ±120): f32 rounding in long dot products; quantized weights are dequantized
       // exactly as the reference does. Measured: 6.0e-5 (qwen2, |logit| ≤ 120), 1.6e-5 (SentencePiece
       // llama, ≤ 33), 3.7e-5 (rope_freqs llama, ≤ 45).
-      let worst = 0;
-      let scale = 0;
-      for (const p of prompts) {
-        const ids = llm.tokenizer.encode(p);
-        const ours = await llm.logits(ids);
-        const exact = ref.logits(ids);
-        for (let i = 0; i < ids.length; i++) {
-          worst = Math.max(worst, maxDiff(ours[i]!, exact[i]!));
-          scale = Math.max(scale, maxAbs(exact[i]!));
-        }
-      }
+      const { worst, scale } = await logitsAgainstExact(llm, ref, prompts);
       console.log(`${c.name}: max |logit - exact| = ${worst.toExponential(2)} (tolerance ${(1e-4 * scale).toExponential(2)})`);
       expect(worst).toBeLessThan(1e-4 * scale);
     });

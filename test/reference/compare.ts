@@ -61,3 +61,75 @@ export async function top1AlongLlamaCpp(
   }
   return out;
 }
+
+/** What the greedy comparison needs besides LogitsModel: an OpenAI-shaped completion. */
+export interface CompletionModel extends LogitsModel {
+  completions: { create(r: { prompt: string; max_tokens: number; temperature: number }): Promise<{ choices: { text: string }[] }> };
+}
+
+/** The exact f64 reference's side of the comparisons (test/reference/llama_ref.ts). */
+export interface ExactReference {
+  logits(tokens: readonly number[]): ArrayLike<number>[];
+  greedy(promptTokens: readonly number[], n: number, eosId?: number): number[];
+}
+
+/**
+ * For each prompt: the model's greedy completion of `steps` tokens against the exact reference's greedy
+ * tokens, detokenized by llama.cpp (the file at `path`). Returns how many are equal and a line per other.
+ */
+export async function greedyAgainstExact(
+  model: CompletionModel,
+  ref: ExactReference,
+  path: string,
+  prompts: readonly string[],
+  eos: number,
+  steps = 32,
+): Promise<{ equal: number; differing: string[] }> {
+  let equal = 0;
+  const differing: string[] = [];
+  for (const p of prompts) {
+    const expectedIds = ref.greedy(model.tokenizer.encode(p), steps, eos).filter((t) => t !== eos);
+    const expected = await llamacpp.detokenize(path, expectedIds);
+    const text = (await model.completions.create({ prompt: p, max_tokens: steps, temperature: 0 })).choices[0]!.text;
+    if (text === expected) equal++;
+    else differing.push(`${JSON.stringify(p)}: ours ${JSON.stringify(text)} vs ${JSON.stringify(expected)}`);
+  }
+  return { equal, differing };
+}
+
+/** Over every position of every prompt: the largest |ours − exact| logit, and the largest |exact| logit. */
+export async function logitsAgainstExact(model: LogitsModel, ref: ExactReference, prompts: readonly string[]): Promise<{ worst: number; scale: number }> {
+  let worst = 0;
+  let scale = 0;
+  for (const p of prompts) {
+    const ids = model.tokenizer.encode(p);
+    const ours = await model.logits(ids);
+    const exact = ref.logits(ids);
+    for (let i = 0; i < ids.length; i++) {
+      worst = Math.max(worst, maxDiff(ours[i]!, exact[i]!));
+      scale = Math.max(scale, maxAbs(exact[i]!));
+    }
+  }
+  return { worst, scale };
+}
+
+/** log softmax(row)[t], computed stably. */
+function logSoftmaxAt(row: ArrayLike<number>, t: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i]!);
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
+  return row[t]! - max - Math.log(sum);
+}
+
+/** The model's perplexity on `ids` in windows of `window` tokens, each from an empty cache (as llama.cpp's perplexity). */
+export async function perplexity(model: LogitsModel, ids: readonly number[], window: number): Promise<number> {
+  let nll = 0;
+  let count = 0;
+  for (let start = 0; start + 1 < ids.length; start += window) {
+    const context = ids.slice(start, Math.min(ids.length - 1, start + window));
+    const rows = await model.logits(context);
+    for (let i = 0; i < context.length; i++, count++) nll -= logSoftmaxAt(rows[i]!, ids[start + i + 1]!);
+  }
+  return Math.exp(nll / count);
+}

@@ -15,8 +15,8 @@
  * conv, nearest upsample ×8, conv. They are not trained: the images are noise, but deterministic noise that
  * every executor must reproduce.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { OnnxGraphBuilder, type OnnxDataType } from '../../src/formats/onnx/graph_builder';
 import { randomFloats } from '../random';
 
@@ -203,4 +203,18 @@ export function writeTinySd(dir: string, o: TinySdOptions = {}): string {
   put('vae_decoder/model.onnx', buildVaeDecoder(o.seed ?? 1));
   put('vae_decoder/config.json', JSON.stringify({ _class_name: 'AutoencoderKL', latent_channels: 4, ...(o.scalingFactor !== undefined ? { scaling_factor: o.scalingFactor } : {}) }));
   return dir;
+}
+
+/** Every file under `dir` (an export folder), keyed by its path relative to `dir`: loadDiffusion's `files`. */
+export function folderMap(dir: string): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[relative(dir, p)] = new Uint8Array(readFileSync(p));
+    }
+  };
+  walk(dir);
+  return out;
 }

@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../../errors';
 import { openGguf, type ByteSource } from '../../formats/gguf';
 import { modelConfigFromGguf, type ModelConfig } from '../../llm/config';
 import { GenerationSession } from '../../llm/generate';
-import { LanguageModel, type ModelInfo } from '../../llm/language_model';
+import { ggufModelInfo, LanguageModel, type ModelInfo } from '../../llm/language_model';
 import type { LoadProgressEvent } from '../../llm/load_model';
 import { ChatTemplate, type ChatFallback } from '../../tokenizer/chat';
 import { createTokenizer } from '../../tokenizer';
@@ -79,23 +79,14 @@ export async function loadOrtModelFrom(ort: Ort, source: ByteSource, options: Or
   });
   const session = new GenerationSession(new OrtEngine(decoder, contextLength, chunk));
 
-  const weightTypes: Record<string, number> = {};
-  for (const t of file.tensors) weightTypes[t.type] = (weightTypes[t.type] ?? 0) + 1;
   const threads = ort.env.wasm.numThreads ?? 1;
   const info: ModelInfo = {
-    name: typeof file.metadata['general.name'] === 'string' ? (file.metadata['general.name'] as string) : config.architecture,
-    architecture: config.architecture,
+    ...ggufModelInfo(file, config),
     backend: options.executionProvider === 'webgpu' ? 'ort-webgpu' : 'wasm',
     backendReason: options.reason ?? 'requested',
     precision: 'f32',
     adapter: `onnxruntime-web ${ort.env.versions?.web ?? ''} ${options.executionProvider === 'webgpu' ? 'webgpu' : `wasm, ${threads} thread${threads === 1 ? '' : 's'}`}, ${matmulWeights === 'f32' ? 'f32 MatMul' : 'MatMulNBits'}`.replace('  ', ' '),
     contextLength,
-    vocabSize: config.vocabSize,
-    layers: config.nLayers,
-    dModel: config.dModel,
-    heads: config.nHeads,
-    kvHeads: config.nKvHeads,
-    weightTypes,
     weightBytes,
     kvCacheBytes: 2 * config.nLayers * contextLength * config.nKvHeads * config.headDim * 4,
     hasChatTemplate: template !== undefined,
