@@ -332,15 +332,15 @@ function writeResults(rep: Report): void {
       `When the link, not the CPU, sets the pace, the cache keeps up: ${PACED_MIBS.map((x) => `${(100 * pacedRatio(x)).toFixed(0)}% of the fetch at ${x} MiB/s`).join(' and ')}.`,
     '',
     `A cached reload reads each chunk back from IndexedDB and verifies its SHA-256 (on a helper worker: src/runtime/cache/digest.ts), ` +
-      `parses the header, acquires a device and creates the model's buffers besides uploading; chunks are loaded ${READ_AHEAD_CHUNKS} ahead of the reader ` +
-      `so one chunk's read overlaps another's hashing and the upload. Counting the hashing, which the target's denominator leaves out, the reload took ` +
-      `${hashedReloadRatio.toFixed(2)}× (read + hash + upload). Its CPU floor — (read + hash + in-memory load CPU time) ÷ ${cores} cores — is ` +
-      `${reloadFloorRatio.toFixed(2)}× the target's denominator, ` +
-      (reloadFloorRatio <= 1.5
-        ? 'so the target is within this machine\'s reach in principle; the gap is work that does not overlap: the first chunk (which holds the ' +
-          'header) must be read back and verified, and the header parsed, before any weight can go to the GPU.'
-        : 'so the target is out of this machine\'s reach for a reload that verifies every chunk.') +
-      ' The in-memory load shows what loading costs with no cache at all.',
+      `parses the header, acquires a device and creates the model's buffers besides uploading. The first chunks start loading as the file is ` +
+      `opened, while the backend is chosen (the device tried then is the one the model keeps), and chunks are loaded ${READ_AHEAD_CHUNKS} ahead of the ` +
+      `reader, so one chunk's read overlaps another's hashing and the upload. Counting the hashing, which the target's denominator leaves out, the ` +
+      `reload took ${hashedReloadRatio.toFixed(2)}× (read + hash + upload). Its CPU floor — (read + hash + in-memory load CPU time) ÷ ${cores} cores — is ` +
+      `${reloadFloorRatio.toFixed(2)}× the target's denominator${reloadFloorRatio <= 1.5 ? ', so the target is within this machine\'s reach in principle' : ''}. ` +
+      `The reload itself used ${m('reloadCpuMs').toFixed(0)} ms of CPU time in ${m('reloadMs').toFixed(0)} ms: it kept ` +
+      `${(m('reloadCpuMs') / m('reloadMs')).toFixed(2)} of the ${cores} cores busy, so on this machine it is bound by the CPU, and what separates it from ` +
+      `its own CPU time ÷ ${cores} cores (${(m('reloadCpuMs') / cores).toFixed(0)} ms, ${(m('reloadCpuMs') / cores / (m('idbReadMs') + m('uploadMs'))).toFixed(2)}×) is ` +
+      'overlap that is not perfect. The in-memory load shows what loading costs with no cache at all.',
     '',
     rep.failures.length ? `**Checks failed:** ${rep.failures.join('; ')}` : 'All checks passed.',
     '',

@@ -16,6 +16,7 @@
  * with fake adapters; `chooseBackend` gathers the facts (navigator.gpu or an injected GPU).
  */
 import { BackendUnavailableError } from '../errors';
+import { deviceRequestFor, type AcquireGpuOptions, type RequestedDevice } from '../gpu';
 
 export type BackendRequest = 'auto' | 'webgpu' | 'ort-webgpu' | 'wasm';
 export type Backend = Exclude<BackendRequest, 'auto'>;
@@ -144,6 +145,8 @@ export interface ChooseBackendOptions {
   /** A GPU to ask instead of navigator.gpu (Node: the `webgpu` package). */
   gpu?: GPU;
   nativeSupport?: BackendFacts['nativeSupport'];
+  /** The precision our kernels will be asked for (a trial device for them is requested as acquireGpu would). */
+  precision?: AcquireGpuOptions['precision'];
 }
 
 /**
@@ -151,12 +154,25 @@ export interface ChooseBackendOptions {
  * before returning; the chosen engine acquires its own.
  */
 export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendChoice> {
+  const { choice, trial } = await chooseBackendKeepingDevice(o);
+  trial?.device.destroy();
+  return choice;
+}
+
+/**
+ * chooseBackend, keeping the trial device when the choice is our kernels: for a GGUF file it is requested
+ * exactly as acquireGpu requests one (src/gpu/device.ts deviceRequestFor), so the engine can take it over
+ * (acquireGpu's `requested`) instead of creating a second device right after this one was destroyed — on a
+ * hardware GPU, device creation is a visible part of a cached reload. The caller owns `trial`.
+ */
+export async function chooseBackendKeepingDevice(o: ChooseBackendOptions): Promise<{ choice: BackendChoice; trial?: RequestedDevice }> {
   const requested = o.requested ?? 'auto';
   const wasm = typeof WebAssembly === 'object' && typeof WebAssembly.instantiate === 'function';
   const facts: BackendFacts = { requested, format: o.format, adapter: 'no-api', wasm, nativeSupport: o.nativeSupport };
   // 'wasm' needs no GPU at all: do not even wake one up.
-  if (requested === 'wasm' && wasm) return decideBackend(facts);
+  if (requested === 'wasm' && wasm) return { choice: decideBackend(facts) };
   const api = o.gpu ?? (typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }).gpu : undefined);
+  let trial: RequestedDevice | undefined;
   if (api) {
     let adapter: GPUAdapter | null = null;
     try {
@@ -167,14 +183,26 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendCho
     facts.adapter = adapter ? summarizeAdapter(adapter) : null;
     // A device is worth trying only where the answer can change the outcome.
     if (adapter && !(requested === 'auto' && facts.adapter!.software)) {
+      const forOurKernels = o.format === 'gguf' && requested !== 'ort-webgpu';
       try {
-        const device = await adapter.requestDevice();
-        device.destroy();
+        const device = await adapter.requestDevice(forOurKernels ? deviceRequestFor(adapter, o.precision) : undefined);
+        trial = { adapter, device };
         facts.device = { ok: true };
       } catch (e) {
         facts.device = { ok: false, error: (e as Error)?.message ?? String(e) };
       }
     }
   }
-  return decideBackend(facts);
+  let choice: BackendChoice;
+  try {
+    choice = decideBackend(facts);
+  } catch (e) {
+    trial?.device.destroy();
+    throw e;
+  }
+  if (trial && (choice.backend !== 'webgpu' || o.format !== 'gguf')) {
+    trial.device.destroy();
+    trial = undefined;
+  }
+  return { choice, trial };
 }

@@ -15,7 +15,8 @@ import { BackendUnavailableError, ModelFileError } from '../errors';
 import type { ByteSource } from '../formats/byte_source';
 import type { LanguageModel } from '../llm/language_model';
 import type { LoadModelOptions as EngineOptions, SourceHooks } from '../llm/load_model';
-import { chooseBackend, type BackendChoice, type BackendRequest, type ModelFormat } from './choose';
+import type { RequestedDevice } from '../gpu';
+import { chooseBackendKeepingDevice, type BackendChoice, type BackendRequest, type ModelFormat } from './choose';
 import { HF_TOKENIZER_KEY } from './ort/hf_tokenizer';
 import type { OpenedFile } from './ort/onnx_folder';
 import { loadOnnxModel, type OnnxDtype, type OnnxFolderFiles } from './ort/onnx_model';
@@ -45,9 +46,10 @@ export interface BackendIo {
   onMetadata?: (metadata: Record<string, unknown>) => void;
   /**
    * The engine on a GGUF file for options.backend 'webgpu', 'wasm' or 'ort-webgpu' (the runtime's loader:
-   * src/llm/load_model.ts for 'webgpu', loadGgufOnOrt below for the others).
+   * src/llm/load_model.ts for 'webgpu', loadGgufOnOrt below for the others). For 'webgpu', `takeDevice`
+   * hands over the device the backend choice already requested (SourceHooks.takeDevice).
    */
-  native: (options: EngineOptions) => Promise<LanguageModel>;
+  native: (options: EngineOptions, takeDevice?: () => RequestedDevice | undefined) => Promise<LanguageModel>;
 }
 
 export function modelFormatOf(o: Pick<BackendOptions, 'format' | 'files'> & { url?: string }): ModelFormat {
@@ -62,15 +64,18 @@ export async function loadOnBackend(options: EngineOptions & BackendOptions, io:
   const gpu = options.gpu;
   const acquired = gpu !== undefined && 'device' in gpu;
   let choice: BackendChoice;
+  let trial: RequestedDevice | undefined;
   // A GPU passed in (Node's `webgpu` package, or a device already acquired) is the caller choosing WebGPU:
   // 'auto' then means our kernels on it, whatever the adapter (as 'webgpu' would).
   const requested = options.backend ?? 'auto';
   if (gpu !== undefined && requested === 'auto' && format === 'gguf') {
-    choice = acquired
-      ? { backend: 'webgpu', reason: 'a GPU was passed in' }
-      : { ...(await chooseBackend({ requested: 'webgpu', format, gpu: gpu as GPU })), reason: 'a GPU was passed in' };
+    if (acquired) choice = { backend: 'webgpu', reason: 'a GPU was passed in' };
+    else {
+      ({ choice, trial } = await chooseBackendKeepingDevice({ requested: 'webgpu', format, gpu: gpu as GPU, precision: options.precision }));
+      choice = { ...choice, reason: 'a GPU was passed in' };
+    }
   } else {
-    choice = await chooseBackend({ requested, format, gpu: acquired ? undefined : (gpu as GPU | undefined) });
+    ({ choice, trial } = await chooseBackendKeepingDevice({ requested, format, gpu: acquired ? undefined : (gpu as GPU | undefined), precision: options.precision }));
   }
   const state = (c: BackendChoice) => onProgress({ phase: 'metadata', loadedBytes: 0, totalBytes: 0, message: `backend ${c.backend}: ${c.reason}` });
   state(choice);
@@ -86,10 +91,19 @@ export async function loadOnBackend(options: EngineOptions & BackendOptions, io:
     );
   }
 
+  const takeDevice = () => {
+    const t = trial;
+    trial = undefined;
+    return t;
+  };
   const run = async (c: BackendChoice) => {
-    const llm = await io.native({ ...options, backend: c.backend });
-    Object.assign(llm.info, { backend: c.backend, backendReason: c.reason });
-    return llm;
+    try {
+      const llm = await io.native({ ...options, backend: c.backend }, c.backend === 'webgpu' ? takeDevice : undefined);
+      Object.assign(llm.info, { backend: c.backend, backendReason: c.reason });
+      return llm;
+    } finally {
+      takeDevice()?.device.destroy(); // the engine did not take it: nobody will
+    }
   };
   if (choice.backend === 'webgpu') {
     try {

@@ -22,6 +22,11 @@ export interface RangeReader {
   readonly name: string;
   readonly size: number;
   read(start: number, end: number, opts?: ByteSourceOptions): Promise<Uint8Array>;
+  /**
+   * The reader's storage unit, when it has one (the cache's chunk size): a read that stays within one block
+   * is served without a copy, so streamRange cuts its pieces at block boundaries.
+   */
+  readonly blockBytes?: number;
 }
 
 export interface ByteSourceOptions {
@@ -153,7 +158,9 @@ export async function readRange(
 /**
  * Streams bytes [start, start + length) in pieces of exactly `chunkBytes` (the last may be shorter).
  * URL: one Range request whose body is re-chunked as it arrives; Blob: one slice per chunk; bytes:
- * subarrays (no copy). The whole range is never materialised.
+ * subarrays (no copy); a reader: its reads, cut also where its blocks end (RangeReader.blockBytes), so
+ * that a piece never straddles two cache chunks and is served without a copy (a cached reload of a 69 MiB
+ * model spent 13–20 ms of main-thread time joining straddling pieces). The whole range is never materialised.
  */
 export async function* streamRange(
   source: ByteSource,
@@ -168,9 +175,12 @@ export async function* streamRange(
     if (end > reader.size) {
       throw new ModelFileError('TruncatedFile', `${reader.name}: a tensor needs bytes ${start}-${end - 1}, but the file has only ${reader.size} bytes`);
     }
-    for (let at = start; at < end; at += chunkBytes) {
-      yield await reader.read(at, Math.min(end, at + chunkBytes), opts);
+    const block = reader.blockBytes ?? Infinity;
+    for (let at = start; at < end; ) {
+      const stop = Math.min(end, at + chunkBytes, (Math.floor(at / block) + 1) * block);
+      yield await reader.read(at, stop, opts);
       opts.signal?.throwIfAborted();
+      at = stop;
     }
     return;
   }

@@ -207,7 +207,7 @@ function checkLayout(tensors: GgufTensorInfo[], dataOffset: number, alignment: n
 }
 
 /**
- * Streams one tensor's bytes in chunks of `chunkBytes` (the last may be shorter), with range reads; the
+ * Streams one tensor's bytes in chunks of at most `chunkBytes` (see streamRange), with range reads; the
  * file is never held whole. `tensor` comes from openGguf on the same source.
  */
 export function readTensorChunks(

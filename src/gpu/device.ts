@@ -164,11 +164,31 @@ function toTypedError(error: GPUError): InpageError {
   return new GpuValidationError(`WebGPU validation error: ${error.message}`);
 }
 
+/** An adapter and a device requested from it with deviceRequestFor (the backend choice's trial device). */
+export interface RequestedDevice {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+}
+
 /**
- * Gets a device from `navigator.gpu` (or the injected `options.gpu`), asking for the adapter's maximum
- * buffer and workgroup limits and for the optional features our kernels can use.
+ * What acquireGpu asks an adapter for: its maximum buffer and workgroup limits, and the optional features
+ * our kernels can use (shader-f16 unless precision is 'f32').
  */
-export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> {
+export function deviceRequestFor(adapter: GPUAdapter, precision?: AcquireGpuOptions['precision']): GPUDeviceDescriptor {
+  const optional: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+  const requiredFeatures = optional.filter((f) => adapter.features.has(f) && !(f === 'shader-f16' && precision === 'f32'));
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
+  return { requiredFeatures, requiredLimits, label: 'inpage' };
+}
+
+/**
+ * Gets a device from `navigator.gpu` (or the injected `options.gpu`) as deviceRequestFor describes, or
+ * takes over `requested`: a device already requested that way (the runtime's backend choice tries one, and
+ * hands it on rather than have a second one created). Either way the returned Gpu owns the device.
+ */
+export async function acquireGpu(options: AcquireGpuOptions = {}, requested?: RequestedDevice): Promise<Gpu> {
+  if (requested) return adopt(requested, options);
   const gpu = options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) {
     throw new WebGPUUnavailableError('NoWebGPU', 'WebGPU is not available here (no navigator.gpu); a secure context (https or localhost) and a WebGPU-capable browser are needed');
@@ -177,15 +197,21 @@ export async function acquireGpu(options: AcquireGpuOptions = {}): Promise<Gpu> 
   if (!adapter) {
     throw new WebGPUUnavailableError('NoAdapter', 'navigator.gpu.requestAdapter() returned no adapter (WebGPU disabled, blocklisted GPU, or no driver)');
   }
-  const optional: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
-  const requiredFeatures = optional.filter((f) => adapter.features.has(f) && !(f === 'shader-f16' && options.precision === 'f32'));
-  const requiredLimits: Record<string, number> = {};
-  for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'inpage' });
+    device = await adapter.requestDevice(deviceRequestFor(adapter, options.precision));
   } catch (cause) {
     throw new WebGPUUnavailableError('DeviceRequestFailed', `requestDevice failed: ${(cause as Error)?.message ?? cause}`, { cause });
   }
-  return new Gpu(adapter, device, options);
+  return adopt({ adapter, device }, options);
+}
+
+/** A Gpu owning `requested.device`; the device is destroyed if the options cannot be met (f16 without shader-f16). */
+function adopt(requested: RequestedDevice, options: AcquireGpuOptions): Gpu {
+  try {
+    return new Gpu(requested.adapter, requested.device, options);
+  } catch (e) {
+    requested.device.destroy();
+    throw e;
+  }
 }

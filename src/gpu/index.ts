@@ -1,4 +1,4 @@
-export { acquireGpu, Gpu, type AcquireGpuOptions, type DeviceLostInfo } from './device';
+export { acquireGpu, deviceRequestFor, Gpu, type AcquireGpuOptions, type DeviceLostInfo, type RequestedDevice } from './device';
 export type { GpuCapabilities } from './capabilities';
 export { BufferAllocator, RowBuffer, RowUploader, roundUp, writeBytes, type Shard } from './allocator';
 export { PipelineCache, preprocess, type Kernel, type Precision, type VariantOptions } from './pipelines';

@@ -10,7 +10,7 @@
  */
 import { InvalidArgumentError, ModelFileError } from '../errors';
 import { openGguf, type ByteSource } from '../formats/gguf';
-import { acquireGpu, type Gpu } from '../gpu';
+import { acquireGpu, type Gpu, type RequestedDevice } from '../gpu';
 import { SUPPORTED_HEAD_DIMS } from '../ops/attention';
 import { ChatTemplate, type ChatFallback } from '../tokenizer/chat';
 import { createTokenizer } from '../tokenizer';
@@ -83,6 +83,11 @@ export interface SourceHooks {
   whenComplete?: () => Promise<void>;
   /** Receives the file's GGUF metadata once parsed (the worker sends the tokenizer's part to the page). */
   onMetadata?: (metadata: Record<string, unknown>) => void;
+  /**
+   * The device the runtime already requested while choosing the backend (src/backends/choose.ts), taken
+   * over instead of requesting a second one; once taken, the model owns it.
+   */
+  takeDevice?: () => RequestedDevice | undefined;
 }
 
 /**
@@ -114,7 +119,7 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
   const contextLength = options.contextLength ?? Math.min(config.contextLength, 4096);
   if (!Number.isInteger(contextLength) || contextLength < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${options.contextLength}`);
   const ownGpu = !(options.gpu && 'device' in options.gpu);
-  const gpu = ownGpu ? await acquireGpu({ gpu: options.gpu as GPU | undefined, precision: options.precision }) : (options.gpu as Gpu);
+  const gpu = ownGpu ? await acquireGpu({ gpu: options.gpu as GPU | undefined, precision: options.precision }, hooks.takeDevice?.()) : (options.gpu as Gpu);
   const chunk = Math.min(options.prefillChunk ?? 128, contextLength);
 
   let weights;

@@ -6,7 +6,7 @@
  */
 import { loadModelFrom, modelSourceOf, type LoadModelOptions as EngineOptions } from '../llm/load_model';
 import type { LanguageModel } from '../llm/language_model';
-import { loadGgufOnOrt, loadOnBackend, type BackendOptions } from '../backends/load_backend';
+import { loadGgufOnOrt, loadOnBackend, modelFormatOf, type BackendOptions } from '../backends/load_backend';
 import type { ByteSource } from '../formats/byte_source';
 import { openModelSource, type CacheSetting } from './cache';
 
@@ -34,21 +34,32 @@ export async function loadEngine(
     const { cached } = opened;
     return { source: opened.source, whenComplete: cached && (() => cached.whenComplete()), close: () => cached?.close() };
   };
+  // A GGUF file is opened at once, while the backend is chosen (which waits for an adapter and a trial
+  // device): a cached reload reads and parses the header meanwhile. Whichever backend is chosen reads it.
+  let early = modelFormatOf(options) === 'gguf' ? open(modelSourceOf(options)) : undefined;
+  early?.catch(() => {}); // a failure is reported where it is awaited, below
   // The backend (our kernels or onnxruntime-web) and the format (GGUF or an ONNX folder) are chosen there;
   // `native` is our engine on a GGUF file.
-  return loadOnBackend(options, {
-    open,
-    onMetadata,
-    native: async (engineOptions) => {
-      const opened = await open(modelSourceOf(options));
-      try {
-        const hooks = { whenComplete: opened.whenComplete, onMetadata };
-        return engineOptions.backend === 'wasm' || engineOptions.backend === 'ort-webgpu'
-          ? await loadGgufOnOrt(opened.source, { ...engineOptions, ortWasmPaths: options.ortWasmPaths, ortThreads: options.ortThreads }, hooks)
-          : await loadModelFrom(opened.source, engineOptions, hooks);
-      } finally {
-        opened.close(); // stops the download on failure; frees the chunks held in memory
-      }
-    },
-  });
+  try {
+    return await loadOnBackend(options, {
+      open,
+      onMetadata,
+      native: async (engineOptions, takeDevice) => {
+        const opening = early ?? open(modelSourceOf(options));
+        early = undefined; // a second engine (the fallback to WASM) opens the file again
+        const opened = await opening;
+        try {
+          const hooks = { whenComplete: opened.whenComplete, onMetadata, takeDevice };
+          return engineOptions.backend === 'wasm' || engineOptions.backend === 'ort-webgpu'
+            ? await loadGgufOnOrt(opened.source, { ...engineOptions, ortWasmPaths: options.ortWasmPaths, ortThreads: options.ortThreads }, hooks)
+            : await loadModelFrom(opened.source, engineOptions, hooks);
+        } finally {
+          opened.close(); // stops the download on failure; frees the chunks held in memory
+        }
+      },
+    });
+  } finally {
+    // The backend choice failed before any engine opened the file: stop its download.
+    early?.then((o) => o.close(), () => {});
+  }
 }

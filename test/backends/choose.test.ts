@@ -96,15 +96,18 @@ describe('explicit requests', () => {
 describe('facts from adapters', () => {
   const fakeAdapter = (info: Partial<GPUAdapterInfo> & { isFallbackAdapter?: boolean }, device: 'ok' | 'fail' = 'ok') => {
     let devices = 0;
+    let destroyed = 0;
     const adapter = {
       info: { vendor: '', architecture: '', device: '', description: '', ...info },
+      features: new Set<string>(),
+      limits: {},
       requestDevice: async () => {
         devices++;
         if (device === 'fail') throw new Error('device request refused');
-        return { destroy() {} };
+        return { destroy: () => void destroyed++ };
       },
     } as unknown as GPUAdapter;
-    return { adapter, devices: () => devices };
+    return { adapter, devices: () => devices, destroyed: () => destroyed };
   };
   const fakeGpu = (adapter: GPUAdapter | null) => ({ requestAdapter: async () => adapter }) as unknown as GPU;
 
@@ -117,6 +120,7 @@ describe('facts from adapters', () => {
     const hw = fakeAdapter({ vendor: 'intel', architecture: 'xe' });
     expect((await chooseBackend({ format: 'gguf', gpu: fakeGpu(hw.adapter) })).backend).toBe('webgpu');
     expect(hw.devices()).toBe(1);
+    expect(hw.destroyed()).toBe(1); // chooseBackend keeps no device (the runtime's loader takes its trial device over instead)
     const sw = fakeAdapter({ vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true });
     expect(await chooseBackend({ format: 'gguf', gpu: fakeGpu(sw.adapter) })).toMatchObject({ backend: 'wasm', reason: 'software adapter (SwiftShader): WASM is faster' });
     expect(sw.devices()).toBe(0);

@@ -9,7 +9,7 @@ import { BackendUnavailableError, ModelFileError } from '../../src/errors';
 import type { LanguageModel } from '../../src/llm/language_model';
 
 const adapterGpu = (info: Record<string, unknown>) =>
-  ({ requestAdapter: async () => ({ info: { vendor: '', architecture: '', description: '', ...info }, requestDevice: async () => ({ destroy() {} }) }) }) as unknown as GPU;
+  ({ requestAdapter: async () => ({ info: { vendor: '', architecture: '', description: '', ...info }, features: new Set(), limits: {}, requestDevice: async () => ({ destroy() {} }) }) }) as unknown as GPU;
 const swiftshader = adapterGpu({ vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true });
 const hardware = adapterGpu({ vendor: 'nvidia', architecture: 'ada', isFallbackAdapter: false });
 
@@ -60,5 +60,53 @@ describe('GGUF routing', () => {
     // Other errors are not turned into a fallback.
     const c = fakeNative(new ModelFileError('TruncatedFile', 'cut short'));
     await expect(loadOnBackend({ url: '/m.gguf', gpu: hardware }, c.io)).rejects.toMatchObject({ code: 'TruncatedFile' });
+  });
+});
+
+describe("the backend choice's trial device", () => {
+  /** A hardware adapter whose devices record whether they were destroyed, and what was asked of them. */
+  function countingGpu() {
+    const devices: { destroyed: boolean; descriptor?: GPUDeviceDescriptor }[] = [];
+    const adapter = {
+      info: { vendor: 'nvidia', architecture: 'ada', description: '', isFallbackAdapter: false },
+      features: new Set(['shader-f16']),
+      limits: { maxBufferSize: 1 << 30, maxStorageBufferBindingSize: 1 << 30 },
+      requestDevice: async (descriptor?: GPUDeviceDescriptor) => {
+        const d = { destroyed: false, descriptor };
+        devices.push(d);
+        return { destroy: () => void (d.destroyed = true) };
+      },
+    };
+    return { gpu: { requestAdapter: async () => adapter } as unknown as GPU, devices };
+  }
+
+  test('our kernels take over the trial device: one device in all, requested as acquireGpu would', async () => {
+    const { gpu, devices } = countingGpu();
+    let taken: unknown;
+    const native = async (_o: unknown, takeDevice?: () => unknown) => {
+      taken = takeDevice?.();
+      return { info: {} } as unknown as LanguageModel;
+    };
+    await loadOnBackend({ url: '/m.gguf', backend: 'webgpu', gpu, precision: 'f32' }, { open: async () => ({ source: { bytes: new Uint8Array() } }), native });
+    expect(devices).toHaveLength(1);
+    expect(taken).toMatchObject({ device: expect.anything(), adapter: expect.anything() });
+    expect(devices[0]!.destroyed).toBe(false); // the model owns it now
+    expect(devices[0]!.descriptor).toMatchObject({ requiredFeatures: [], requiredLimits: { maxBufferSize: 1 << 30, maxStorageBufferBindingSize: 1 << 30 } });
+  });
+
+  test('a device nobody takes is destroyed: the engine failed before taking it, or the choice was not our kernels', async () => {
+    const a = countingGpu();
+    const early = async () => {
+      throw new ModelFileError('TruncatedFile', 'cut short');
+    };
+    await expect(loadOnBackend({ url: '/m.gguf', gpu: a.gpu }, { open: async () => ({ source: { bytes: new Uint8Array() } }), native: early })).rejects.toMatchObject({ code: 'TruncatedFile' });
+    expect(a.devices.map((d) => d.destroyed)).toEqual([true]);
+
+    const b = countingGpu();
+    const { calls, io } = fakeNative();
+    await loadOnBackend({ url: '/m.gguf', backend: 'ort-webgpu', gpu: b.gpu }, io);
+    expect(calls).toEqual(['ort-webgpu']);
+    expect(b.devices.map((d) => d.destroyed)).toEqual([true]);
+    expect(b.devices[0]!.descriptor).toBeUndefined(); // a plain trial: onnxruntime-web makes its own device
   });
 });

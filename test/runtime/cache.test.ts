@@ -10,13 +10,14 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { get as idbGet, keys as idbKeys, set as idbSet } from 'idb-keyval';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InpageError } from '../../src/errors';
 import { openGguf, readTensorChunks } from '../../src/formats/gguf';
 import {
   cache, CachedUrlSource, CorruptCacheError, Limiter, openModelSource, QuotaExceededError, type CacheProgressEvent, type OpenCachedOptions,
 } from '../../src/runtime/cache';
 import { READ_AHEAD_CHUNKS } from '../../src/runtime/cache/cached_source';
+import { loadEngine } from '../../src/runtime/engine_load';
 import { chunkKey, manifestKey, weightStore, type Manifest } from '../../src/runtime/cache/store';
 import { randomBytes } from '../random';
 
@@ -217,6 +218,10 @@ describe('chunking and digests', () => {
         let at = t.offset;
         for await (const c of readTensorChunks({ reader: s }, t, 40_000)) {
           expectBytes(c, bytes.subarray(at, at + c.length));
+          expect(c.length).toBeLessThanOrEqual(40_000);
+          // Pieces end where cache chunks end, and are views of the chunk's own memory (no copy).
+          expect(Math.floor(at / s.blockBytes)).toBe(Math.floor((at + c.length - 1) / s.blockBytes));
+          expect(c.byteOffset).toBe(at % s.blockBytes);
           at += c.length;
         }
         expect(at).toBe(t.offset + t.byteLength);
@@ -615,6 +620,37 @@ describe('loadModel wiring (openModelSource)', () => {
     } finally {
       globalThis.indexedDB = saved;
     }
+  });
+
+  it('a cached file starts loading its first chunks at open, before any read (the header is read first)', async () => {
+    files.set('/h.bin', { bytes: randomBytes(6 * CHUNK, 52) });
+    const url = `${base}/h.bin`;
+    const first = await openModelSource({ url }, { chunkBytes: CHUNK, storage: null });
+    await first.cached!.whenComplete();
+    first.cached!.close();
+    const r = await openModelSource({ url }, { chunkBytes: CHUNK, storage: null });
+    await vi.waitFor(() => expect(r.cached!.stats.chunksRead).toBe(1 + READ_AHEAD_CHUNKS));
+    expect(r.cached!.stats.requests).toBe(0);
+    r.cached!.close();
+    // cache.prefetch of a complete entry reads nothing back.
+    const before = log.length;
+    await cache.prefetch(url, { chunkBytes: CHUNK, storage: null });
+    expect(log.length).toBe(before);
+  });
+
+  it('a load whose backend cannot be had stops the download its early open started', async () => {
+    const bytes = randomBytes(64 * CHUNK, 53);
+    files.set('/nb.gguf', { bytes });
+    ctl.delayMs = 20; // 4 MiB in 16 KiB writes: several seconds, unless stopped
+    // The adapter answers (none) only once the file's download has started: the file is opened while the
+    // backend is chosen.
+    const noAdapter = { requestAdapter: () => vi.waitFor(() => expect(weightRequests('/nb.gguf')).toHaveLength(1)).then(() => null) } as unknown as GPU;
+    const err = await loadEngine({ url: `${base}/nb.gguf`, cache: { chunkBytes: CHUNK, storage: null }, backend: 'webgpu', gpu: noAdapter }).catch((e: unknown) => e);
+    expect((err as InpageError).code).toBe('BackendUnavailable');
+    const request = weightRequests('/nb.gguf');
+    expect(request).toHaveLength(1);
+    await vi.waitFor(() => expect(request[0]!.end).toBeLessThan(Infinity)); // the server saw the connection close
+    expect(bytesSent).toBeLessThan(bytes.length / 2);
   });
 
   it('the quota error reaches loadModel through the cache options', async () => {

@@ -106,6 +106,11 @@ export class CachedUrlSource implements RangeReader {
     return this.m.size;
   }
 
+  /** Reads within one chunk are served without a copy (RangeReader.blockBytes). */
+  get blockBytes(): number {
+    return this.m.chunkBytes;
+  }
+
   get manifest(): Readonly<Manifest> {
     return this.m;
   }
@@ -198,6 +203,16 @@ export class CachedUrlSource implements RangeReader {
     this.controller.abort(new InpageError('Aborted', `${this.name}: the cached source was closed`));
     this.recent.clear();
     this.loads.clear();
+  }
+
+  /**
+   * Starts loading the stored chunks from byte `at` (that chunk and READ_AHEAD_CHUNKS after it) before
+   * anyone reads them: a model's loader reads the header first, so loading it can start while the caller
+   * still chooses a backend and acquires a device. A failure is reported to the read that needs the chunk.
+   */
+  startReading(at = 0): void {
+    if (this.closed || at >= this.m.size) return;
+    this.chunk(Math.floor(at / this.m.chunkBytes)).catch(() => {});
   }
 
   async read(start: number, end: number, opts: ByteSourceOptions = {}): Promise<Uint8Array> {

@@ -115,6 +115,7 @@ export async function openModelSource(
   const options = typeof setting === 'object' ? setting : {};
   try {
     const cached = await CachedUrlSource.open(source.url, { ...options, headers: { ...options.headers, ...source.headers }, ...opts });
+    cached.startReading(0); // every loader reads the file from its start (the GGUF header first)
     return { source: { reader: cached }, cached };
   } catch (e) {
     // 'auto' runs uncached where IndexedDB cannot be opened; every other failure is reported.
