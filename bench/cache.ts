@@ -4,7 +4,9 @@
  * SwiftShader) against scripts/serve.mjs on 127.0.0.1, with the library from dist/ (run `npm run build` first).
  *
  * The file: a synthetic llama model (Q8_0, ~70 MiB, seeded random weights), written once to bench/.cache/.
- * In interleaved rounds, in one page (so every row sees the same background load on the shared cores):
+ * In interleaved rounds after one warm-up round that is not counted, in one tab (so every row sees the same
+ * background load on the shared cores); the IndexedDB read, the GPU upload and the cached reload each run
+ * first thing in a newly loaded document, as on a page reload:
  *  - plain fetch: `fetch(url)` and the whole body read (`arrayBuffer()`), the baseline;
  *  - download through the cache: `cache.prefetch(url)` on an empty cache (Range request, chunking,
  *    SHA-256 of every chunk, IndexedDB writes);
@@ -13,7 +15,8 @@
  *  - IndexedDB read: every chunk record of the entry read back (one transaction per chunk, Blob → bytes,
  *    1 + READ_AHEAD_CHUNKS at a time, as the cache reads them), with no hashing;
  *  - GPU upload: the file's bytes written to storage buffers (≤ 128 MiB each) in 4 MiB writeBuffer calls,
- *    as the engine streams weights, until the queue has done the work;
+ *    as the engine streams weights, each waited for before the next (in a new document the fastest way found:
+ *    queueing them all at once took twice as long there), until the queue has done the work;
  *  - cached reload: `loadModel({ url, worker: false })` with the entry complete, to 'ready';
  *    and, for context, the same from the bytes in memory (no cache) and with the default worker.
  * Checks: the fetched bytes' SHA-256 and the cached chunks' SHA-256 (concatenated) equal the file's
@@ -160,14 +163,17 @@ export async function main({ args }: { args: string[] }): Promise<void> {
     page.on('request', (r) => {
       if (r.url().endsWith(url)) modelRequests++;
     });
-    await page.goto(`http://127.0.0.1:${o.port}/e2e/pages/esm.html`);
+    const pageUrl = `http://127.0.0.1:${o.port}/e2e/pages/esm.html`;
+    await page.goto(pageUrl);
     adapter = await page.evaluate(async () => {
       const a = await navigator.gpu.requestAdapter();
       return a ? `${a.info.vendor} ${a.info.architecture} ${a.info.description}`.trim() : 'none';
     });
     const mine = await inPage<Loaded>(page, 'load', { url, how: 'bytes' });
     referenceText = mine.text;
-    for (let i = 0; i < o.rounds; i++) {
+    // Round -1 warms up and is not counted: a page's first GPU upload took twice as long as the next ones
+    // (106–110 ms against 53–58), which would inflate that round's denominator and flatter the reload ratio.
+    for (let i = -1; i < o.rounds; i++) {
       type Fetched = { ms: number; cpuMs: number; bytes: number; sha256: string };
       type Cached = { ms: number; cpuMs: number; entry: { size: number; complete: boolean }; sha256: string };
       const paced: Round['paced'] = {};
@@ -185,10 +191,16 @@ export async function main({ args }: { args: string[] }): Promise<void> {
       check(c.entry.complete && c.entry.size === file.size && c.sha256 === file.sha256, `round ${i}: cached chunks differ from the file`);
       const h = await inPage<{ ms: number; cpuMs: number }>(page, 'hashOnly', { url, chunkBytes: CHUNK_BYTES });
       const wr = await inPage<{ ms: number; cpuMs: number }>(page, 'idbWriteOnly', { url, chunkBytes: CHUNK_BYTES });
+      // A cached reload is a page loaded again, so the reload and the two rows it is compared with each run
+      // first thing in a newly loaded document, paying what a page load pays, and not in one that has just
+      // allocated and dropped several hundred MiB of buffers for the rows above.
+      await page.goto(pageUrl); // inPage settles before each step
       const r = await inPage<{ ms: number; cpuMs: number; bytes: number }>(page, 'idbRead', { url, inFlight: 1 + READ_AHEAD_CHUNKS });
       check(r.bytes === file.size, `round ${i}: IndexedDB read ${r.bytes} of ${file.size} bytes`);
+      await page.goto(pageUrl);
       const u = await inPage<{ ms: number; cpuMs: number; matches?: boolean }>(page, 'gpuUpload', { url, check: i === 0 });
       if (i === 0) check(u.matches === true, 'the GPU buffers read back differ from the file');
+      await page.goto(pageUrl);
       const before = modelRequests;
       const reload = await inPage<Loaded>(page, 'load', { url, how: 'cache' });
       check(modelRequests === before, `round ${i}: the cached reload made ${modelRequests - before} request(s) for the model`);
@@ -203,6 +215,10 @@ export async function main({ args }: { args: string[] }): Promise<void> {
         fetchCpuMs: f.cpuMs, cacheCpuMs: c.cpuMs, hashCpuMs: h.cpuMs, idbWriteCpuMs: wr.cpuMs, idbReadCpuMs: r.cpuMs, uploadCpuMs: u.cpuMs, reloadCpuMs: reload.cpuMs, bytesLoadCpuMs: bytesLoad.cpuMs, paced,
         idbReadMs: r.ms, uploadMs: u.ms, reloadMs: reload.ms, bytesLoadMs: bytesLoad.ms, workerReloadMs: w.ms,
       };
+      if (i < 0) {
+        console.log(`warm-up round (not counted): reload ${round.reloadMs.toFixed(0)} ms, upload ${round.uploadMs.toFixed(0)} ms`);
+        continue;
+      }
       rounds.push(round);
       const flat = Object.entries(round).filter(([, v]) => typeof v === 'number') as [string, number][];
       const pacedText = PACED_MIBS.map((mibs) => `@${mibs} MiB/s fetch ${paced[mibs]!.fetchMs.toFixed(0)} cache ${paced[mibs]!.cacheMs.toFixed(0)}`);
@@ -243,6 +259,8 @@ function writeResults(rep: Report): void {
   // (parse, device, buffers, upload); with perfect overlap, their CPU time ÷ cores.
   const reloadFloor = (r: Round) => Math.max(r.idbReadMs + r.uploadMs, (r.idbReadCpuMs + r.hashCpuMs + r.bytesLoadCpuMs) / cores);
   const reloadFloorRatio = median(rep.rounds.map((r) => reloadFloor(r) / (r.idbReadMs + r.uploadMs)));
+  // The reload's own CPU time ÷ cores, against the target's denominator: the best this very work could do here.
+  const reloadOwnFloor = m('reloadCpuMs') / cores / (m('idbReadMs') + m('uploadMs'));
   const hashedReloadRatio = median(rep.rounds.map((r) => r.reloadMs / (r.idbReadMs + r.hashMs + r.uploadMs)));
   const pacedRatio = (mibs: number) => median(rep.rounds.map((r) => r.paced[mibs]!.fetchMs / r.paced[mibs]!.cacheMs));
   // The CPU floor: the download must do the fetch's work, hash every byte and write every byte. With perfect
@@ -271,7 +289,7 @@ function writeResults(rep: Report): void {
       `${rep.load.before[0]!.toFixed(1)} at the start, ${rep.load.after[0]!.toFixed(1)} at the end): absolute times say little, ratios taken in the same round mean more.`,
     '',
     `File: \`${rep.url}\`, a synthetic llama model (Q8_0, seeded random weights), ${mib} MiB, SHA-256 \`${rep.file.sha256.slice(0, 16)}…\`. ` +
-      `${rep.rounds.length} interleaved rounds; medians.`,
+      `${rep.rounds.length} interleaved rounds after one warm-up round that is not counted; medians.`,
     '',
     '## Targets',
     '',
@@ -286,6 +304,8 @@ function writeResults(rep: Report): void {
     '| --- | ---: | --- |',
     `| best ratio the CPU allows here for a download that hashes and stores every byte it receives (CPU floor, below) | ${(100 * bestRatio).toFixed(0)}% | ${yes(bestRatio >= 0.9)} |`,
     `| best reload ratio the CPU allows here (CPU floor of read + hash + in-memory load, below) | ${reloadFloorRatio.toFixed(2)}× | ${yes(reloadFloorRatio <= 1.5)} |`,
+    `| the two targets from the rows' medians instead of round by round: download ÷ fetch | ${(100 * m('fetchMs') / m('cacheMs')).toFixed(0)}% | ${yes(m('fetchMs') / m('cacheMs') >= 0.9)} |`,
+    `| … cached reload ÷ (IndexedDB read + GPU upload) | ${(m('reloadMs') / (m('idbReadMs') + m('uploadMs'))).toFixed(2)}× | ${yes(m('reloadMs') / (m('idbReadMs') + m('uploadMs')) <= 1.5)} |`,
     `| cached reload to ready ÷ (IndexedDB read + SHA-256 of every chunk + GPU upload): the work a verified reload must do | ${hashedReloadRatio.toFixed(2)}× | — |`,
     ...PACED_MIBS.map((x) => `| download through the cache ÷ plain fetch, the server pacing the file at ${x} MiB/s (${Math.round((x * 8 * 2 ** 20) / 1e6)} Mbit/s) | ${(100 * pacedRatio(x)).toFixed(0)}% | ${yes(pacedRatio(x) >= 0.9)} |`),
     '',
@@ -301,9 +321,9 @@ function writeResults(rep: Report): void {
     ]),
     row('SHA-256 of every chunk alone (3 at a time, bytes in memory)', 'hashMs', '—'),
     row('IndexedDB write of every chunk alone (Blob records, bytes in memory)', 'idbWriteMs', '—'),
-    row(`IndexedDB read of every chunk (no hashing; ${1 + READ_AHEAD_CHUNKS} in flight, as the cache reads)`, 'idbReadMs', 'bytes read = file size'),
-    row('GPU upload (4 MiB `writeBuffer`s, until the queue is done)', 'uploadMs', 'buffers read back = the file (round 1)'),
-    row("cached reload, `loadModel({ url, worker: false })` to ready", 'reloadMs', `no model request; greedy text = the in-memory load's`),
+    row(`IndexedDB read of every chunk (no hashing; ${1 + READ_AHEAD_CHUNKS} in flight, as the cache reads), first thing in a new document`, 'idbReadMs', 'bytes read = file size'),
+    row('GPU upload (4 MiB `writeBuffer`s, each waited for), first thing in a new document', 'uploadMs', 'buffers read back = the file (round 1)'),
+    row("cached reload, `loadModel({ url, worker: false })` to ready, first thing in a new document", 'reloadMs', `no model request; greedy text = the in-memory load's`),
     row("in-memory load, `loadModel({ bytes, worker: false })` to ready", 'bytesLoadMs', 'greedy text (the reference of the rows above)'),
     row('cached reload in the default worker, `loadModel({ url })` to ready', 'workerReloadMs', "runtime 'worker'; greedy text = the in-memory load's"),
     '',
@@ -336,11 +356,15 @@ function writeResults(rep: Report): void {
       `opened, while the backend is chosen (the device tried then is the one the model keeps), and chunks are loaded ${READ_AHEAD_CHUNKS} ahead of the ` +
       `reader, so one chunk's read overlaps another's hashing and the upload. Counting the hashing, which the target's denominator leaves out, the ` +
       `reload took ${hashedReloadRatio.toFixed(2)}× (read + hash + upload). Its CPU floor — (read + hash + in-memory load CPU time) ÷ ${cores} cores — is ` +
-      `${reloadFloorRatio.toFixed(2)}× the target's denominator${reloadFloorRatio <= 1.5 ? ', so the target is within this machine\'s reach in principle' : ''}. ` +
+      `${reloadFloorRatio.toFixed(2)}× the target's denominator. ` +
       `The reload itself used ${m('reloadCpuMs').toFixed(0)} ms of CPU time in ${m('reloadMs').toFixed(0)} ms: it kept ` +
-      `${(m('reloadCpuMs') / m('reloadMs')).toFixed(2)} of the ${cores} cores busy, so on this machine it is bound by the CPU, and what separates it from ` +
-      `its own CPU time ÷ ${cores} cores (${(m('reloadCpuMs') / cores).toFixed(0)} ms, ${(m('reloadCpuMs') / cores / (m('idbReadMs') + m('uploadMs'))).toFixed(2)}×) is ` +
-      'overlap that is not perfect. The in-memory load shows what loading costs with no cache at all.',
+      `${(m('reloadCpuMs') / m('reloadMs')).toFixed(2)} of the ${cores} cores busy. Even with every core busy throughout, that work needs ` +
+      `${(m('reloadCpuMs') / cores).toFixed(0)} ms, ${reloadOwnFloor.toFixed(2)}× the target's denominator` +
+      (reloadOwnFloor > 1.5
+        ? `: on this machine the target needs less work, not better overlap (the steps measured alone add up to less, ${reloadFloorRatio.toFixed(2)}×, ` +
+          'because run together they slow each other down on the two cores).'
+        : ': what separates the reload from it is overlap that is not perfect.') +
+      ' The in-memory load shows what loading costs with no cache at all.',
     '',
     rep.failures.length ? `**Checks failed:** ${rep.failures.join('; ')}` : 'All checks passed.',
     '',

@@ -106,7 +106,12 @@ export async function gpuUpload({ url, check }) {
   for (let at = 0; at < size; at += MAX) {
     const n = Math.min(MAX, size - at);
     const b = device.createBuffer({ size: n, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
-    for (let o = 0; o < n; o += PIECE) device.queue.writeBuffer(b, o, bytes, at + o, Math.min(PIECE, n - o));
+    // Each write waited for before the next: first thing in a new document (as on a page reload), queueing
+    // all 69 MiB at once took 106–118 ms against 56–68 ms this way (later in a document both took ~55 ms).
+    for (let o = 0; o < n; o += PIECE) {
+      device.queue.writeBuffer(b, o, bytes, at + o, Math.min(PIECE, n - o));
+      await device.queue.onSubmittedWorkDone();
+    }
     buffers.push(b);
   }
   await device.queue.onSubmittedWorkDone();

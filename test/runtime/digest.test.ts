@@ -65,6 +65,20 @@ describe('SHA-256 of cache chunks', () => {
     expect(await sha256Hex(bytes.subarray(5, 77))).toBe(reference(bytes.subarray(5, 77)));
   });
 
+  it('startDigestHelper starts the helper ahead of the first chunk, which then goes to it', async () => {
+    installFakeWorker();
+    const { sha256Chunk, startDigestHelper } = await freshDigestModule();
+    startDigestHelper();
+    await new Promise((r) => setTimeout(r, 5)); // the helper answers its first message
+    const bytes = randomBytes(65_536, 30);
+    const copy = bytes.slice();
+    const r = await sha256Chunk(bytes);
+    expect(r.digest).toBe(reference(copy));
+    expect(buffersSent).toBe(1);
+    expect(bytes.byteLength).toBe(0); // moved to the helper and back: the returned view holds the bytes
+    expect(r.bytes).toEqual(copy);
+  });
+
   it('with a helper worker: hashes there once it has answered, moving the buffer there and back', async () => {
     installFakeWorker();
     const { sha256Chunk } = await freshDigestModule();

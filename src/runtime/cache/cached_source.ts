@@ -16,7 +16,7 @@
  */
 import type { ByteSourceOptions, RangeReader } from '../../formats/byte_source';
 import { InpageError } from '../../errors';
-import { sha256Chunk } from './digest';
+import { sha256Chunk, startDigestHelper } from './digest';
 import { CorruptCacheError, QuotaExceededError } from './errors';
 import { RateMeter, Throttle } from '../../progress';
 import { giveUp, RangeDownloader } from './download';
@@ -126,6 +126,7 @@ export class CachedUrlSource implements RangeReader {
   }
 
   private async open(chunkBytes: number): Promise<void> {
+    startDigestHelper(); // every chunk read back or downloaded is hashed
     let m: Manifest | undefined;
     const found = await getManifest(this.name);
     if (found !== undefined) {
