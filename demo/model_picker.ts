@@ -22,6 +22,8 @@ const PHASES: Partial<Record<string, string>> = {
   download: 'Downloading',
   'cache-read': 'Reading from the browser cache',
   'gpu-upload': 'Uploading to the GPU',
+  'shader-compile': 'Compiling shaders',
+  'warm-up': 'Warming up',
   ready: 'Ready',
 };
 

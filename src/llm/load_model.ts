@@ -22,13 +22,15 @@ import { ggufModelInfo, LanguageModel, type ModelInfo } from './language_model';
 import { LlamaModel } from './llama';
 import { destroyModelWeights, loadModelWeights } from './model_weights';
 import { TokenSelector } from './token_selector';
+import { warmUp } from './warm_up';
 
 export interface LoadProgressEvent {
   /**
    * download / cache-read: the weight cache (src/runtime/cache, reported by the runtime), for URLs; they
-   * may interleave with gpu-upload.
+   * may interleave with gpu-upload. shader-compile and warm-up follow the upload (./warm_up.ts), with every
+   * byte loaded: 'ready' means the first request pays for neither.
    */
-  phase: 'metadata' | 'download' | 'cache-read' | 'gpu-upload' | 'ready';
+  phase: 'metadata' | 'download' | 'cache-read' | 'gpu-upload' | 'shader-compile' | 'warm-up' | 'ready';
   loadedBytes: number;
   totalBytes: number;
   message: string;
@@ -144,6 +146,22 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
   const cache = new KvCache(gpu, config, contextLength);
   const model = new LlamaModel(gpu, config, weights, cache, chunk);
   const selector = new TokenSelector(gpu, config.vocabSize);
+  const destroy = () => {
+    selector.destroy();
+    model.destroy();
+    cache.destroy();
+    destroyModelWeights(gpu, weights);
+    if (ownGpu) gpu.destroy();
+  };
+  try {
+    await warmUp(model, selector, (phase) => {
+      const message = phase === 'shader-compile' ? 'compiling shaders' : `running every kernel once (${gpu.pipelines.size} pipelines)`;
+      onProgress({ phase, loadedBytes: weights.bytes, totalBytes: weights.bytes, message });
+    });
+  } catch (e) {
+    destroy();
+    throw e;
+  }
   const session = new Session(model, selector);
 
   const a = gpu.caps.adapter;
@@ -168,13 +186,7 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
   onProgress({ phase: 'ready', loadedBytes: weights.bytes, totalBytes: weights.bytes, message: 'ready' });
   return new LanguageModel({
     gpu, session, tokenizer, renderChat, info,
-    destroy: () => {
-      selector.destroy();
-      model.destroy();
-      cache.destroy();
-      destroyModelWeights(gpu, weights);
-      if (ownGpu) gpu.destroy();
-    },
+    destroy,
   });
 }
 

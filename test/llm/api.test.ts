@@ -677,6 +677,26 @@ describe('loading sources, progress and info', () => {
     }
   });
 
+  it('shader compile and warm-up before ready leave the first requests nothing to compile', async () => {
+    const gpu = await makeGpu(); // its own device, so its pipeline cache holds this model's pipelines only
+    try {
+      const m = await loadModel({ bytes, gpu });
+      const compiled = gpu.pipelines.size;
+      expect(compiled).toBeGreaterThan(10);
+      const greedy = await m.completions.create({ prompt: 'Once upon a time', max_tokens: 6, temperature: 0 });
+      await m.completions.create({
+        prompt: 'Once upon a time', max_tokens: 6, temperature: 0.9, top_k: 20, top_p: 0.9, min_p: 0.02, frequency_penalty: 0.3, logit_bias: { 5: -2 }, seed: 3,
+      });
+      expect(gpu.pipelines.size).toBe(compiled);
+      expect(greedy.choices[0]!.text.length).toBeGreaterThan(0);
+      // That the warm-up leaves nothing in the KV cache is checked by the first test of 'completions': a newly
+      // loaded model's first request gives the exact reference's continuation.
+      await m.unload();
+    } finally {
+      gpu.destroy();
+    }
+  });
+
   it("progress events are monotonic, count the file's tensor bytes, and end at 'ready'", async () => {
     const events: LoadProgressEvent[] = [];
     const m = await loadModel({ bytes, gpu: await testGpu(), onProgress: (e) => events.push({ ...e }) });
@@ -685,7 +705,9 @@ describe('loading sources, progress and info', () => {
     expect(events[0]!.phase).toBe('metadata');
     expect(events.at(-1)!.phase).toBe('ready');
     expect(events.filter((e) => e.phase === 'ready')).toHaveLength(1);
-    expect(events.slice(1, -1).every((e) => e.phase === 'gpu-upload')).toBe(true);
+    // metadata, the upload, then shader compile and warm-up (once each), then ready.
+    expect(events.slice(1, -3).every((e) => e.phase === 'gpu-upload')).toBe(true);
+    expect(events.slice(-3).map((e) => e.phase)).toEqual(['shader-compile', 'warm-up', 'ready']);
     const uploads = events.filter((e) => e.phase === 'gpu-upload');
     expect(uploads.length).toBeGreaterThan(1);
     for (let i = 0; i < uploads.length; i++) {
