@@ -139,13 +139,19 @@ export async function gpuUpload({ url, check }) {
 }
 
 /**
- * loadModel to ready (its promise resolving), then one greedy completion for the check. how: 'cache' (a
+ * loadModel to ready (its promise resolving), and to the weights on the GPU (the 'shader-compile' progress
+ * event), then one greedy completion for the check. how: 'cache' (a
  * URL through the cache, in this thread), 'bytes' (from memory, no cache), 'worker' (a URL, default runtime).
  */
 export async function load({ url, how }) {
   const { loadModel } = await inpage();
   const phases = new Set();
-  const onProgress = (e) => phases.add(e.phase);
+  // The weights are on the GPU when shader compilation starts (the phases after it do not touch the cache).
+  let onGpu;
+  const onProgress = (e) => {
+    phases.add(e.phase);
+    if (e.phase === 'shader-compile' && !onGpu) onGpu = { ms: performance.now() - t0, cpuMs: cpuBusyMs() };
+  };
   let options;
   if (how === 'bytes') options = { bytes: new Uint8Array(await (await fetch(url, { cache: 'no-store' })).arrayBuffer()), worker: false };
   else options = { url, cache: true, ...(how === 'worker' ? {} : { worker: false }) };
@@ -158,7 +164,7 @@ export async function load({ url, how }) {
   const text = (await llm.completions.create({ prompt: 'The cache', max_tokens: 8, temperature: 0 })).choices[0].text;
   const runtime = llm.info.runtime;
   await llm.unload();
-  return { ms, cpuMs, text, phases: [...phases], runtime };
+  return { ms, cpuMs, toGpuMs: onGpu.ms, toGpuCpuMs: (await onGpu.cpuMs) - c0, text, phases: [...phases], runtime };
 }
 
 export async function clearCache() {
