@@ -69,12 +69,13 @@ test('ESM build: the default loadModel runs in a worker; reference text, streami
       chunks.push({ text: c.choices[0].text, finish: c.choices[0].finish_reason, usage: c.usage });
     }
 
-    // Abort mid-generation, then a new request.
+    // Abort mid-generation, then a new request. The sampled text must not end on its own before the abort:
+    // <|endoftext|> (id 1023, the fixture's EOS: shared/models/fortunes-1.8m) is banned.
     const ac = new AbortController();
     let received = 0;
     let aborted: { name: string; code: string; isAbortError: boolean; isInpageError: boolean } | undefined;
     try {
-      for await (const _ of await llm.completions.create({ prompt: 'Once', max_tokens: 200, temperature: 0.8, stream: true, signal: ac.signal })) {
+      for await (const _ of await llm.completions.create({ prompt: 'Once', max_tokens: 200, temperature: 0.8, logit_bias: { 1023: -100 }, stream: true, signal: ac.signal })) {
         if (++received === 5) ac.abort();
       }
     } catch (e) {
@@ -289,11 +290,12 @@ test('a worker that crashes: requests in flight reject with WorkerCrashedError, 
     };
     const llm = await inpage.loadModel({ url: MODEL, workerUrl: '/e2e/pages/crash-worker.js', worker: true });
     const before = (await llm.completions.create({ prompt: '42 is', max_tokens: 8, temperature: 0 })).choices[0].text;
-    // A long generation, in flight (its first chunk has arrived) when the crash comes.
+    // A long generation, in flight (its first chunk has arrived) when the crash comes; EOS (1023) is banned so
+    // that it cannot end on its own first.
     let started!: () => void;
     const running = new Promise<void>((resolve) => (started = resolve));
     const long = outcome((async () => {
-      for await (const _ of await llm.completions.create({ prompt: 'Once', max_tokens: 250, temperature: 0.8, stream: true })) started();
+      for await (const _ of await llm.completions.create({ prompt: 'Once', max_tokens: 250, temperature: 0.8, logit_bias: { 1023: -100 }, stream: true })) started();
     })());
     await running;
     const t0 = performance.now();
