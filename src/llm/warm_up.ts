@@ -9,16 +9,10 @@
  * logits, and empties the KV cache again: the outputs are thrown away.
  */
 import { Recorder } from '../gpu';
+import { samplingParams } from './language_model';
 import type { LlamaModel } from './llama';
-import { Random, type SamplingParams } from './sampler';
+import { Random } from './sampler';
 import type { TokenSelector } from './token_selector';
-
-const GREEDY: SamplingParams = {
-  temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, penaltyLastN: 64,
-  logitBias: new Map(), seed: 0,
-};
-/** Every stage of the sampling path: penalties and a bias (logit adjustments), top-k, top-p, min-p. */
-const SAMPLED: SamplingParams = { ...GREEDY, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1, logitBias: new Map([[0, -1]]) };
 
 export async function warmUp(model: LlamaModel, selector: TokenSelector, onPhase: (phase: 'shader-compile' | 'warm-up') => void): Promise<void> {
   const { gpu, cache } = model;
@@ -33,8 +27,12 @@ export async function warmUp(model: LlamaModel, selector: TokenSelector, onPhase
   await gpu.checkErrors();
   onPhase('warm-up');
   try {
-    await selector.select(rec, model.scratch.logits, GREEDY, [], new Random(0)); // submits the forward passes too
-    await selector.select(new Recorder(gpu), model.scratch.logits, SAMPLED, [token], new Random(0));
+    const vocab = model.config.vocabSize;
+    const greedy = samplingParams({ temperature: 0, seed: 0 }, vocab);
+    // Every stage of the sampling path: penalties and a bias (logit adjustments), top-k, top-p, min-p.
+    const sampled = samplingParams({ temperature: 0.8, top_k: 40, top_p: 0.95, min_p: 0.05, repetition_penalty: 1.1, logit_bias: { [token]: -1 }, seed: 0 }, vocab);
+    await selector.select(rec, model.scratch.logits, greedy, [], new Random(0)); // submits the forward passes too
+    await selector.select(new Recorder(gpu), model.scratch.logits, sampled, [token], new Random(0));
   } finally {
     cache.length = 0;
   }
