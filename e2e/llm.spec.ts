@@ -32,11 +32,11 @@ test('greedy continuations in the browser equal the exact reference', async ({ p
 });
 
 test('matvec kernels in the browser match a CPU reference for every weight type', async ({ page }) => {
-  const { QUANT_TYPES, dequantizeMatrix, randomQuantMatrix } = await import('../test/reference/ggml_quants');
+  const { QUANT_TYPES, REFERENCE_BLOCKS, dequantizeMatrix, randomQuantMatrix } = await import('../test/reference/ggml_quants');
   await page.goto('/e2e/pages/esm.html');
   for (const type of QUANT_TYPES) {
     const rows = 37;
-    const cols = type.endsWith('_K') ? 512 : 96;
+    const cols = REFERENCE_BLOCKS[type].values === 256 ? 512 : 96;
     const bytes = randomQuantMatrix(type, rows, cols, 17);
     const x = Array.from({ length: cols }, (_, i) => Math.sin(i * 0.37));
     const w = dequantizeMatrix(type, bytes, rows, cols);
@@ -56,5 +56,46 @@ test('matvec kernels in the browser match a CPU reference for every weight type'
     }, { type, rows, cols, bytes: Array.from(bytes), x });
     const scale = Math.max(...expected.map(Math.abs), 1e-3);
     expected.forEach((e, r) => expect(Math.abs(got[r]! - e), `${type} row ${r}`).toBeLessThan(1e-4 * scale));
+  }
+});
+
+/**
+ * Files as llama.cpp's own quantizer writes them (test/reference/llamacpp_files.ts), served to the page: their
+ * greedy continuations in the browser equal the exact reference's, computed here in Node on the same file
+ * as llama.cpp dequantizes it. Four file types that between them hold Q4_0, Q5_0, Q5_1, Q8_0, IQ4_NL, Q3_K,
+ * Q4_K, Q5_K, Q6_K and IQ4_XS (each file's own shader variants are compiled in the page: about 15 s each).
+ */
+test('llama.cpp-quantized files of every weight type: greedy continuations equal the exact reference', async ({ page }) => {
+  test.setTimeout(300_000);
+  const { copyFileSync, mkdirSync } = await import('node:fs');
+  const { FORTUNES_F32, llamaCppFile } = await import('../test/reference/llamacpp_files');
+  const { loadReference } = await import('../test/reference/llama_ref');
+  const llamacpp = await import('../test/reference/llamacpp');
+  const dir = new URL('./generated/', import.meta.url).pathname;
+  mkdirSync(dir, { recursive: true });
+  const prompts = reference.prompts.slice(0, 6).map((p) => p.prompt);
+  const cases: { url: string; expected: string[]; ftype: string }[] = [];
+  for (const ftype of ['Q4_K_M', 'Q5_K_M', 'Q2_K', 'IQ4_XS'] as const) {
+    const file = llamaCppFile(FORTUNES_F32, ftype);
+    copyFileSync(file.path, `${dir}fortunes-${ftype}.gguf`);
+    const ref = loadReference(file.exact);
+    const expected: string[] = [];
+    for (const p of prompts) {
+      const ids = await llamacpp.tokenize(file.path, p);
+      expected.push(await llamacpp.detokenize(file.path, ref.greedy(ids, 32, 1023).filter((t) => t !== 1023)));
+    }
+    cases.push({ url: `/e2e/generated/fortunes-${ftype}.gguf`, expected, ftype });
+  }
+  await page.goto('/e2e/pages/esm.html');
+  for (const c of cases) {
+    const got = await page.evaluate(async ({ url, prompts }) => {
+      const inpage = await import('/dist/inpage.js' as string);
+      const llm = await inpage.loadModel({ url, backend: 'webgpu' });
+      const out: string[] = [];
+      for (const prompt of prompts) out.push((await llm.completions.create({ prompt, max_tokens: 32, temperature: 0 })).choices[0].text);
+      await llm.unload();
+      return out;
+    }, { url: c.url, prompts });
+    expect(got, c.ftype).toEqual(c.expected);
   }
 });

@@ -1,8 +1,5 @@
 // out[i] = a[i] + b[i] over `count` elements: the residual connection.
-struct Params {
-  count: u32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/activation.ts.
 @group(0) @binding(1) var<storage, read> a: array<act>;
 @group(0) @binding(2) var<storage, read> b: array<act>;
 @group(0) @binding(3) var<storage, read_write> out: array<act>;

@@ -2,11 +2,7 @@
 // … (coalesced) and writes its best (order key, index) to candidates[g]; argmax_reduce.wgsl picks the
 // winner among the groups. Elements compare by order_key (a u32 that sorts as the float does), ties go
 // to the lower index as in llama.cpp's greedy sampler, and NaN ranks below −∞ so it never wins.
-struct Params {
-  length: u32,
-  groups: u32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/sampling.ts.
 @group(0) @binding(1) var<storage, read> logits: array<act>;
 @group(0) @binding(2) var<storage, read_write> candidates: array<vec2<u32>>;
 

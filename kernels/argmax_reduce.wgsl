@@ -1,10 +1,7 @@
 // Pass 2 of argmax: one workgroup picks the best of the `groups` (order key, index) candidates that
 // argmax_partial.wgsl wrote, with the same order (higher key first, then lower index), and writes the
 // winning index to out[0].
-struct Params {
-  groups: u32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/sampling.ts.
 @group(0) @binding(1) var<storage, read> candidates: array<vec2<u32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 

@@ -2,11 +2,7 @@
 // by attention_decode_split.wgsl into the output of one head:
 //   M = max_c m_c,  w_c = exp(m_c - M),  out = Σ_c w_c · o_c / Σ_c w_c · l_c
 // One workgroup per head; its threads split the chunks into CHUNK_LANES interleaved sets per column.
-struct Params {
-  n_head: u32,
-  n_chunks: u32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/attention.ts.
 @group(0) @binding(1) var<storage, read> partials: array<vec4<f32>>; // [n_head, n_chunks, 1 + D4]
 @group(0) @binding(2) var<storage, read_write> out: array<act4>;     // [n_head, HEAD_DIM]
 

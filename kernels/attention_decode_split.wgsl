@@ -4,15 +4,7 @@
 //   m = max_j s_j,  l = Σ_j exp(s_j - m),  o = Σ_j exp(s_j - m) · v_j,   s_j = scale · q · k_j
 // over the chunk's positions j. attention_decode_reduce.wgsl combines the chunks. Serving all query heads
 // of a kv head in one workgroup means each K/V byte is read from memory once per token.
-struct Params {
-  length: u32,     // cache positions attended to (past + 1: the new token's K/V are already stored)
-  n_head: u32,
-  n_kv_head: u32,
-  chunk_size: u32, // positions per chunk, a multiple of BK
-  n_chunks: u32,
-  scale: f32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/attention.ts.
 @group(0) @binding(1) var<storage, read> q: array<act4>;        // [n_head, HEAD_DIM]
 @group(0) @binding(2) var<storage, read> k_cache: array<act4>;  // [max_context, n_kv_head, HEAD_DIM]
 @group(0) @binding(3) var<storage, read> v_cache: array<act4>;  // [max_context, n_kv_head, HEAD_DIM]

@@ -5,14 +5,7 @@
 // staged in workgroup memory and keeps a running max and sum per query row (online softmax), rescaling
 // its accumulator whenever the max grows, so the T×S score matrix never exists. It stops at the causal
 // limit of its last row; rows whose limit lies inside a tile mask the positions past it.
-struct Params {
-  tokens: u32,    // T: query tokens in this call
-  past: u32,      // positions in the cache before them: token t sits at position past + t
-  n_head: u32,
-  n_kv_head: u32,
-  scale: f32,     // usually 1/sqrt(HEAD_DIM)
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/attention.ts.
 @group(0) @binding(1) var<storage, read> q: array<act4>;        // [T, n_head, HEAD_DIM]
 @group(0) @binding(2) var<storage, read> k_cache: array<act4>;  // [max_context, n_kv_head, HEAD_DIM]
 @group(0) @binding(3) var<storage, read> v_cache: array<act4>;  // [max_context, n_kv_head, HEAD_DIM]

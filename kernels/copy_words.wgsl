@@ -1,9 +1,6 @@
 // dst[i] = src[i] for `count` 16-byte words. The bandwidth roofline the benchmarks compare against:
 // it reads and writes each byte once and does no arithmetic.
-struct Params {
-  count: u32, // vec4<u32> elements
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/copy.ts.
 @group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
 

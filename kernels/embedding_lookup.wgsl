@@ -4,15 +4,7 @@
 // shard. Each invocation writes four consecutive values through `dequant4`, a one-line function the op
 // generates to call the table type's decoder in packed_weights.wgsl. An id past the vocabulary (the ids
 // buffer may come from anywhere) reads nothing: the first shard's dispatch writes zeros for it.
-struct Params {
-  tokens: u32,
-  cols: u32, // a multiple of 4
-  row_bytes: u32,
-  first_row: u32,
-  shard_rows: u32,
-  vocab: u32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/embedding.ts.
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
 @group(0) @binding(2) var<storage, read> weights: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<act4>;

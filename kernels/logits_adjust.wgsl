@@ -2,19 +2,13 @@
 // have any (the CPU lists them: ids in the penalty window plus logit_bias keys; each id at most once, so
 // invocations never write the same logit). Formula as llama.cpp's penalties sampler, bias first:
 //   l += bias; if count > 0: l = l > 0 ? l / rep : l * rep; l -= count * freq + presence
-struct Params {
-  count: u32,
-  repetition_penalty: f32,
-  frequency_penalty: f32,
-  presence_penalty: f32,
-}
 struct Adjustment {
   id: u32,
   count: u32,
   bias: f32,
   _pad: u32,
 }
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/logits.ts.
 @group(0) @binding(1) var<storage, read_write> logits: array<act>;
 @group(0) @binding(2) var<storage, read> adjustments: array<Adjustment>;
 

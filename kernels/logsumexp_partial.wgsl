@@ -1,10 +1,6 @@
 // First pass of log Σ exp(x) over a long row (a vocabulary of up to ~256k logits): each workgroup reduces
 // one slice to (max, Σ exp(x - max)), the numerically safe pair. logsumexp_reduce.wgsl combines them.
-struct Params {
-  length: u32,
-  slice: u32, // elements per workgroup
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/logits.ts.
 @group(0) @binding(1) var<storage, read> x: array<act>;
 @group(0) @binding(2) var<storage, read_write> partials: array<vec2<f32>>;
 

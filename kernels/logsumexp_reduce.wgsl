@@ -1,8 +1,5 @@
 // Second pass of log Σ exp(x): combines the per-workgroup (max, sum) pairs into out[0] = max + log(sum).
-struct Params {
-  count: u32, // number of partial pairs
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/logits.ts.
 @group(0) @binding(1) var<storage, read> partials: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 

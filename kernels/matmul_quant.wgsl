@@ -14,17 +14,7 @@
 //
 // W may be split across several bindings (a RowBuffer): the dispatcher runs this once per shard, with the
 // shard's first row, which is both the output column offset in Y and the offset into bias.
-struct Params {
-  tokens: u32,
-  cols: u32,         // K: a multiple of 4 (and of the type's block)
-  shard_rows: u32,   // rows of W in this binding
-  first_row: u32,    // the shard's first row within W
-  out_rows: u32,     // rows of the whole W: the row stride of Y and residual
-  row_bytes: u32,    // bytes of one packed row of W
-  row_tiles: u32,    // workgroups across this shard's rows
-  tiles: u32,        // row_tiles × token tiles: workgroups that do work (the grid may have a few more)
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/matmul.ts.
 @group(0) @binding(1) var<storage, read> x: array<act4>;
 @group(0) @binding(2) var<storage, read> weights: array<u32>;
 // With ACCUMULATE (residual is Y itself: Y += X·Wᵀ) each element of Y is read and then written by the

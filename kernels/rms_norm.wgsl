@@ -1,12 +1,7 @@
 // out[r, i] = x[r, i] / sqrt(mean(x[r, :]²) + eps) · w[i]: llama.cpp's RMS_NORM fused with the norm
 // weight's MUL. One workgroup per row, because the row's sum of squares is a reduction every element of
 // the row waits for; the threads stride over the row (coalesced) and meet in a tree in workgroup memory.
-struct Params {
-  rows: u32,
-  cols: u32,
-  eps: f32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/norm.ts.
 @group(0) @binding(1) var<storage, read> x: array<act>;
 // The norm weight is an F32 GGUF tensor: its bytes, unchanged, read as words.
 @group(0) @binding(2) var<storage, read> weights: array<u32>;

@@ -4,17 +4,7 @@
 //  - adjacent pairs (x[2i], x[2i+1]): GGUF `llama` (llama.cpp rope mode 0), the default;
 //  - HALVES, (x[i], x[i + ropeDim/2]): `qwen2` / GPT-NeoX (llama.cpp rope mode 2).
 // Dims past ropeDim are untouched (partial rotary). One invocation per rotated pair.
-struct Params {
-  tokens: u32,
-  heads: u32,
-  head_dim: u32,
-  half_rope: u32, // ropeDim / 2: rotated pairs per head
-  offset: u32, // position of token 0
-  // base^(−2/ropeDim), rounded to f32 on the CPU exactly as llama.cpp computes its theta_scale.
-  theta_scale: f32,
-  freq_scale: f32, // linear rope scaling: 1/factor (1 without scaling)
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/rope.ts.
 @group(0) @binding(1) var<storage, read_write> x: array<act>;
 #if FREQ_FACTORS
 // rope_freqs (Llama 3.1-style): ropeDim/2 f32 divisors of the angle, one per pair.

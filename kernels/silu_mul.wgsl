@@ -1,9 +1,6 @@
 // out[i] = silu(gate[i]) · up[i] with silu(g) = g / (1 + e^(−g)): the SwiGLU gating of a feed-forward
 // block, on [tokens, dim] activations flattened to `count` elements (gate and up are separate buffers).
-struct Params {
-  count: u32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/activation.ts.
 @group(0) @binding(1) var<storage, read> gate: array<act>;
 @group(0) @binding(2) var<storage, read> up: array<act>;
 @group(0) @binding(3) var<storage, read_write> out: array<act>;

@@ -3,12 +3,7 @@
 // One workgroup per row; threads stride over the row keeping an online (max, sum) pair (the sum is
 // rescaled whenever the max grows), so the row is read twice (reduce, then write) instead of three
 // times, which matters for a 151936-entry vocabulary.
-struct Params {
-  rows: u32,
-  cols: u32,
-  scale: f32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/softmax.ts.
 @group(0) @binding(1) var<storage, read> x: array<act>;
 @group(0) @binding(2) var<storage, read_write> out: array<act>;
 

@@ -2,11 +2,6 @@
 // state.tie_key, or key = tie_key with index < state.index_end) to `candidates` as (order key, index),
 // in no particular order, through the atomic state.count. The threshold guarantees at least k and at
 // most `capacity` of them; top_k_sort.wgsl orders them. Elements are scanned as in top_k_histogram.wgsl.
-struct Params {
-  length: u32,
-  groups: u32,
-  capacity: u32,
-}
 struct State {
   done: u32,
   prefix: u32,
@@ -15,7 +10,7 @@ struct State {
   index_end: u32,
   count: atomic<u32>,
 }
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/sampling.ts.
 @group(0) @binding(1) var<storage, read> logits: array<act>;
 @group(0) @binding(2) var<storage, read_write> state: State;
 @group(0) @binding(3) var<storage, read_write> candidates: array<vec2<u32>>;

@@ -7,12 +7,6 @@
 // Levels 1 and 2 do nothing once an earlier level has decided the threshold (state.done). Elements are
 // scanned as argmax_partial.wgsl does (workgroup g takes g·WG + lid, then steps by groups·WG); the bins
 // are zeroed by the dispatcher before level 0.
-struct Params {
-  length: u32,
-  groups: u32,
-  level: u32,
-  index_shift: u32,
-}
 // The selection state top_k_threshold.wgsl writes (see there); this pass reads done and prefix.
 struct State {
   done: u32,
@@ -22,7 +16,7 @@ struct State {
   index_end: u32,
   count: u32,
 }
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/sampling.ts.
 @group(0) @binding(1) var<storage, read> logits: array<act>;
 @group(0) @binding(2) var<storage, read> state: State;
 @group(0) @binding(3) var<storage, read_write> bins: array<atomic<u32>, 65536>;

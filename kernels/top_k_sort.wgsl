@@ -3,9 +3,6 @@
 // writes the first k. The order is llama.cpp's: higher value first, ties to the lower index; NaN (key 0)
 // ranks below −∞. Values go out as f32 whatever the activation precision: they are bound for the CPU
 // sampler.
-struct Params {
-  k: u32,
-}
 struct State {
   done: u32,
   prefix: u32,
@@ -14,7 +11,7 @@ struct State {
   index_end: u32,
   count: u32,
 }
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/sampling.ts.
 @group(0) @binding(1) var<storage, read> state: State;
 @group(0) @binding(2) var<storage, read> candidates: array<vec2<u32>>;
 @group(0) @binding(3) var<storage, read_write> out_values: array<f32>;

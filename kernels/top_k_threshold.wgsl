@@ -10,12 +10,6 @@
 //     the end of X's index range: fewer than 2k + 2^index_shift elements.
 // The decision goes to state as (tie_key, index_end): top_k_collect.wgsl keeps an element when its key
 // > tie_key, or = tie_key with an index < index_end. A level after the decision does nothing.
-struct Params {
-  k: u32,
-  level: u32,
-  index_shift: u32,
-  capacity: u32,
-}
 struct State {
   done: u32, // 1 once tie_key and index_end are final
   prefix: u32, // the key bits fixed so far (level 1: the top 16; level 2: the whole key T)
@@ -24,7 +18,7 @@ struct State {
   index_end: u32,
   count: u32, // top_k_collect.wgsl's counter; zeroed by the dispatcher
 }
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/sampling.ts.
 @group(0) @binding(1) var<storage, read> bins: array<vec4<u32>, 16384>; // 65536 counts
 @group(0) @binding(2) var<storage, read_write> state: State;
 

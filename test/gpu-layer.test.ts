@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { BindingTooLargeError, DeviceLostError, InpageError } from '../src/errors';
 import copySource from '../kernels/copy_words.wgsl?raw';
-import { params, preprocess, readBuffer, Recorder, RowUploader } from '../src/gpu';
+import { preprocess, readBuffer, Recorder, RowUploader, uniforms } from '../src/gpu';
 import { copyWords } from '../src/ops/copy';
 import { makeGpu, testGpu } from './gpu';
 import { randomBytes } from './random';
@@ -99,7 +99,7 @@ describe('pipelines and dispatch', () => {
 
   it('turns bad WGSL into a ShaderCompileError', async () => {
     const gpu = await testGpu();
-    await expect(gpu.pipelines.compile({ name: 'broken', source: '@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }' }))
+    await expect(gpu.pipelines.compile({ name: 'broken', source: '@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }', uniforms: uniforms({ n: 'u32' }) }))
       .rejects.toMatchObject({ code: 'ShaderCompile' });
   });
 
@@ -108,8 +108,9 @@ describe('pipelines and dispatch', () => {
     const small = gpu.allocator.createBuffer(16, 'small');
     const big = gpu.allocator.createBuffer(4096, 'big');
     const rec = new Recorder(gpu);
-    const pipeline = gpu.pipelines.get({ name: 'copy_words', source: copySource }, { constants: { WG: 256 } });
-    rec.dispatch(pipeline, params().u32(256), [{ buffer: small, offset: 0, size: 4096 }, big], [1]); // range past the end: invalid
+    const kernel = { name: 'copy_words', source: copySource, uniforms: uniforms({ count: 'u32' }) };
+    const pipeline = gpu.pipelines.get(kernel, { constants: { WG: 256 } });
+    rec.dispatch(pipeline, kernel.uniforms.pack({ count: 256 }), [{ buffer: small, offset: 0, size: 4096 }, big], [1]); // range past the end: invalid
     rec.submit();
     await expect(readBuffer(gpu, big)).rejects.toMatchObject({ code: 'GpuValidation' });
     // The device stays usable afterwards.

@@ -100,6 +100,19 @@ const SHAPES: [type: QuantType, rows: number, cols: number][] = [
   ['F16', 4864, 896],
 ];
 
+/** The types real Q4_K_M / Q5_K_M / IQ4_XS files of 896-wide models are mostly made of (llama.cpp's fallbacks). */
+const FALLBACK_SHAPES: [type: QuantType, rows: number, cols: number][] = [
+  ['Q5_0', 4864, 896],
+  ['Q5_1', 4864, 896],
+  ['IQ4_NL', 4864, 896],
+  ['Q8_0', 896, 896],
+  ['Q5_K', 896, 4864],
+  ['Q6_K', 896, 4864],
+];
+
 // 512 tokens is a realistic prompt, but on SwiftShader (2 shared CPU cores) a 512-token 4864×896 run
 // takes seconds, so the 128-token cases give a quicker read of the same kernels.
-export const cases: BenchCase[] = [512, 128].flatMap((tokens) => SHAPES.map(([type, rows, cols]) => matmulCase(type, tokens, rows, cols)));
+export const cases: BenchCase[] = [
+  ...[512, 128].flatMap((tokens) => SHAPES.map(([type, rows, cols]) => matmulCase(type, tokens, rows, cols))),
+  ...FALLBACK_SHAPES.map(([type, rows, cols]) => matmulCase(type, 128, rows, cols)),
+];

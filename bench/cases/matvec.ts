@@ -1,7 +1,8 @@
 /**
- * Decode matvec (y = W·x, one token) for every weight type at Qwen2-0.5B-like MLP shapes (896×4864 down,
- * 4864×896 gate/up) and a 7B-like square 4096×4096. The K-quants need rows of a multiple of 256 values, so
- * they have no 4864×896 case (llama.cpp falls back to other types for such tensors too).
+ * Decode matvec (y = W·x, one token) for every weight type at Qwen2-0.5B's shapes: 896×896 (attention),
+ * 4864×896 (FFN gate/up), 896×4864 (FFN down) and 151936×896 (the output head, 136M values). The K-quants
+ * and IQ4_XS need rows of a multiple of 256 values, so at 896-wide models they only have the FFN-down case
+ * (llama.cpp falls back to other types for the other tensors too); they also run a 1B-like 2048×2048.
  */
 import { readActivations, uploadActivations, type Gpu, type Recorder } from '../../src/gpu';
 import { matvec } from '../../src/ops/matvec';
@@ -11,9 +12,11 @@ import { dequantizeRow, QUANT_TYPES, randomQuantMatrix, referenceRowBytes, REFER
 import type { BenchCase, BenchCheck, BenchInstance } from '../types';
 
 const SHAPES: [rows: number, cols: number][] = [
-  [896, 4864],
+  [896, 896],
   [4864, 896],
-  [4096, 4096],
+  [896, 4864],
+  [151936, 896],
+  [2048, 2048],
 ];
 
 function matvecCase(type: QuantType, rows: number, cols: number): BenchCase {
@@ -67,6 +70,9 @@ function matvecCase(type: QuantType, rows: number, cols: number): BenchCase {
   };
 }
 
+const is256 = (type: QuantType) => REFERENCE_BLOCKS[type].values === 256;
 export const cases: BenchCase[] = QUANT_TYPES.flatMap((type) =>
-  SHAPES.filter(([, cols]) => cols % REFERENCE_BLOCKS[type].values === 0).map(([rows, cols]) => matvecCase(type, rows, cols)),
+  SHAPES.filter(([, cols]) => cols % REFERENCE_BLOCKS[type].values === 0)
+    .filter(([rows]) => (rows === 2048) === is256(type)) // 2048×2048: only where 896-wide shapes are missing
+    .map(([rows, cols]) => matvecCase(type, rows, cols)),
 );

@@ -1,5 +1,7 @@
 // Shared include of the matvec_<type>.wgsl kernels: their bindings, the row layout of a workgroup, and the
-// reduction + epilogue (bias, residual) that turns per-invocation partial dot products into y.
+// reduction + epilogue (bias, residual) that turns per-invocation partial dot products into y. The loop
+// along a row is common/matvec_blocks.wgsl (quantized types), common/matvec_halves.wgsl (F16, BF16) or the
+// kernel's own (F32).
 //
 // Layout: a workgroup is GROUPS groups of TPR invocations. Each group owns ROWS consecutive rows; its TPR
 // invocations walk the row in units (a block or a few, 16..64 values) with stride TPR, and each decodes the
@@ -11,13 +13,8 @@
 // This is for CPU-backed adapters (SwiftShader), where a lane's load is a bounds-checked scalar access and
 // x loads cost as much as the weights; on real GPUs TPR > 1 keeps the weight reads coalesced instead.
 
-struct Params {
-  rows: u32,      // rows in this shard
-  cols: u32,      // values per row
-  first_row: u32, // global index of the shard's first row: y, bias and residual are indexed globally
-}
 
-@group(0) @binding(0) var<uniform> params: Params;
+// `params` (binding 0): the uniforms declared with the dispatcher, src/ops/matvec.ts.
 @group(0) @binding(1) var<storage, read> weights: array<u32>;
 @group(0) @binding(2) var<storage, read> x: array<act4>;
 // read_write also for ACCUMULATE (y = W·x + y), where the residual is y itself and is read before the write.
@@ -68,23 +65,10 @@ fn group_first_row(li: u32, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 }
 
 // Offset of local row `row0 + r` in the shard, in the unit `row_size` is given in (bytes, or words). Rows
-// past the shard's end (only in its last group) alias a real row: they decode data whose sum is never
+// past the shard's end (only in its last group) alias its last row: they decode data whose sum is never
 // stored, so the hot loop needs no per-row branch and every load stays in the binding.
-//
-// PARITY_ALTERNATES: rows are 2 mod 4 bytes long (Q4_0 / Q8_0 / Q6_K with an odd block count, F16 with odd
-// cols), so local row r starts 2 bytes into a word exactly when r is odd (row0 is a multiple of 4 and a
-// shard starts at byte 0). Kernels then decode rows 1 and 3 of a group with their mid-word code and rows
-// 0 and 2 with the aligned code, with no branch (CPU adapters execute both sides of a branch). The rows
-// past the end alias the last row of the same parity, or row 0 if there is none; kernels read at most 2
-// bytes past that row, and such rows have padding (their length is not a multiple of 4).
 fn row_start(row0: u32, r: u32, row_size: u32) -> u32 {
-  let last = params.rows - 1u;
-#if PARITY_ALTERNATES
-  let same_parity = select(select(0u, last - 1u, last >= 1u), last, ((last ^ r) & 1u) == 0u);
-  return min(row0 + r, same_parity) * row_size;
-#else
-  return min(row0 + r, last) * row_size;
-#endif
+  return min(row0 + r, params.rows - 1u) * row_size;
 }
 
 // Reduces the TPR partial sums of the group's ROWS rows (a tree in workgroup memory), then writes y at the
@@ -162,8 +146,8 @@ fn load_quad(first: u32, at: u32) -> f32 {
   return dot(xq[at] + xq[at + 1u] + xq[at + 2u] + xq[at + 3u], vec4<f32>(1.0));
 }
 
-// The 4 bytes that start 2 bytes into `lo` (the funnel shift of two adjacent words). GGUF runs of 18-, 34-
-// and 210-byte blocks are only 2-byte aligned; two aligned word loads plus this beat four byte loads.
+// The 4 bytes that start 2 bytes into `lo` (the funnel shift of two adjacent words). GGUF runs of 18-, 22-,
+// 34-, 110- and 210-byte blocks are only 2-byte aligned; two aligned word loads plus this beat four byte loads.
 fn mid_word(lo: u32, hi: u32) -> u32 {
   return (lo >> 16u) | (hi * 65536u); // a multiply: cheaper than a shift on CPU adapters
 }

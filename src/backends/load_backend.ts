@@ -8,8 +8,9 @@
  *
  * A `gpu` passed in (Node) counts as asking for WebGPU. The choice is stated in a progress event and in
  * `llm.info.backend` / `backendReason`. With 'auto', a GGUF
- * file whose weight types or shapes our kernels refuse (ModelFileError before any GPU work) goes to WASM;
- * an explicit 'webgpu' reports that as BackendUnavailableError instead.
+ * file whose shapes our kernels refuse (ModelFileError UnsupportedArchitecture, before any GPU work) goes to
+ * WASM; an explicit 'webgpu' reports that as BackendUnavailableError instead. A weight type that no backend
+ * runs stays the UnsupportedQuantType ModelFileError.
  */
 import { BackendUnavailableError, ModelFileError } from '../errors';
 import type { ByteSource } from '../formats/byte_source';
@@ -109,7 +110,9 @@ export async function loadOnBackend(options: EngineOptions & BackendOptions, io:
     try {
       return await run(choice);
     } catch (e) {
-      const refused = e instanceof ModelFileError && (e.code === 'UnsupportedQuantType' || e.code === 'UnsupportedArchitecture');
+      // Shapes our kernels do not take can still run on onnxruntime-web. Weight types cannot: every backend
+      // runs the same ones, so an UnsupportedQuantType is the file's problem and goes to the caller as is.
+      const refused = e instanceof ModelFileError && e.code === 'UnsupportedArchitecture';
       if (!refused) throw e;
       if ((options.backend ?? 'auto') !== 'auto') throw new BackendUnavailableError('webgpu', `${e.message}; use backend 'wasm' or 'auto'`, { cause: e });
       choice = { backend: 'wasm', reason: `${e.message} (our kernels), so onnxruntime-web on WASM` };

@@ -6,7 +6,7 @@
  */
 import { gguf as parseGgufHeader, type MetadataValue } from '@huggingface/gguf';
 import { InpageError, ModelFileError } from '../errors';
-import { BLOCK_LAYOUT, GGML_TYPE_NAMES, typeName, type GgmlTypeName } from './ggml_types';
+import { BLOCK_LAYOUT, GGML_TYPE_NAMES, SUPPORTED_TYPES, typeName, type GgmlTypeName } from './ggml_types';
 import { describeSource, readRange, streamRange, type ByteSource, type ByteSourceOptions } from './byte_source';
 
 export type { ByteSource, ByteSourceOptions } from './byte_source';
@@ -36,7 +36,6 @@ export interface GgufFile {
 }
 
 export const SUPPORTED_VERSIONS = [2, 3] as const;
-export const SUPPORTED_TENSOR_TYPES = Object.keys(BLOCK_LAYOUT) as GgmlTypeName[];
 
 /** The library's first range request (its HTTP_CHUNK_SIZE); we read it first ourselves and serve it again. */
 const HEADER_CHUNK = 2_000_000;
@@ -156,7 +155,7 @@ function tensorInfo(
   if (type === undefined) {
     const found = GGML_TYPE_NAMES[t.dtype] ?? `unknown type id ${t.dtype}`;
     throw new ModelFileError('UnsupportedQuantType', `${where}: tensor "${t.name}" has type ${found}, which inpage does not run; ` +
-      `supported types: ${SUPPORTED_TENSOR_TYPES.join(', ')}. Pick a file quantized with one of those (e.g. Q4_K_M, Q4_0, Q8_0).`);
+      `supported types: ${SUPPORTED_TYPES.join(', ')}. Pick a file quantized with one of those (e.g. Q4_K_M, Q5_K_M, Q8_0, IQ4_XS).`);
   }
   if (t.shape.length < 1 || t.shape.length > MAX_DIMS) {
     throw invalid(`${where}: tensor "${t.name}" has ${t.shape.length} dimensions; 1 to ${MAX_DIMS} are allowed`);

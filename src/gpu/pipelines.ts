@@ -1,12 +1,15 @@
 import { ShaderCompileError, UnsupportedFeatureError } from '../errors';
 import type { Gpu } from './device';
+import type { Uniforms } from './uniforms';
 
 export type Precision = 'f32' | 'f16';
 
 /** A WGSL kernel: one file of kernels/, imported as a string (`?raw`), with the name it is known by. */
-export interface Kernel {
+export interface Kernel<U extends string = string> {
   name: string;
   source: string;
+  /** Its uniform struct (binding 0, `params`), declared with the dispatcher and written in front of the WGSL. */
+  uniforms: Uniforms<U>;
   /** Shared WGSL (kernels/common/*.wgsl) placed before `source`: helper functions, never entry points. */
   includes?: string[];
 }
@@ -72,7 +75,7 @@ export class PipelineCache {
   }
 
   /** The compiled pipeline for this variant (compiled now if not cached). Errors surface at checkErrors(). */
-  get(kernel: Kernel, options: VariantOptions = {}): GPUComputePipeline {
+  get<U extends string>(kernel: Kernel<U>, options: VariantOptions = {}): GPUComputePipeline {
     const precision = options.precision ?? 'f32';
     const defines: Record<string, boolean> = { ...options.defines, F16: precision === 'f16' };
     const key = `${kernel.name}|${precision}|${JSON.stringify(defines)}|${JSON.stringify(options.constants ?? {})}`;
@@ -86,7 +89,7 @@ export class PipelineCache {
     }
     let code: string;
     try {
-      code = prelude(precision, Boolean(defines.SUBGROUPS)) + preprocess([...(kernel.includes ?? []), kernel.source].join('\n'), defines);
+      code = prelude(precision, Boolean(defines.SUBGROUPS)) + kernel.uniforms.wgsl + preprocess([...(kernel.includes ?? []), kernel.source].join('\n'), defines);
     } catch (e) {
       throw new ShaderCompileError(kernel.name, (e as Error).message);
     }
@@ -106,7 +109,7 @@ export class PipelineCache {
    * Compiles a variant and waits for the result, throwing ShaderCompileError with the compiler's
    * messages. Used at load time (warm-up) and by tests, so bad WGSL fails loudly and early.
    */
-  async compile(kernel: Kernel, options: VariantOptions = {}): Promise<GPUComputePipeline> {
+  async compile<U extends string>(kernel: Kernel<U>, options: VariantOptions = {}): Promise<GPUComputePipeline> {
     const pipeline = this.get(kernel, options);
     try {
       await this.gpu.checkErrors();

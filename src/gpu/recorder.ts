@@ -1,7 +1,10 @@
 import { InvalidArgumentError } from '../errors';
 import type { Gpu } from './device';
 
-/** Builds the little uniform struct a kernel reads at @binding(0): u32, i32 and f32 fields in order. */
+/**
+ * The values of a kernel's uniform struct (@binding(0)) for one dispatch: u32, i32 and f32 fields in order.
+ * Made by the kernel's `Uniforms.pack` (./uniforms.ts), which declares the struct once for both sides.
+ */
 export class Params {
   private readonly words: number[] = [];
   private readonly kinds: ('u' | 'i' | 'f')[] = [];
@@ -32,10 +35,6 @@ export class Params {
     this.kinds.push(kind);
     return this;
   }
-}
-
-export function params(): Params {
-  return new Params();
 }
 
 /** A storage binding: a whole buffer, or a byte range of one. */

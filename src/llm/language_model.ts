@@ -51,6 +51,11 @@ export interface ModelInfo {
   weightBytes: number;
   kvCacheBytes: number;
   hasChatTemplate: boolean;
+  /**
+   * Quantized weight types this backend holds as f32 rather than in their blocks (onnxruntime-web: types
+   * MatMulNBits cannot hold exactly, e.g. Q5_1, Q5_K). Empty on our kernels, which run every type as stored.
+   */
+  dequantizedTypes: string[];
 }
 
 /** The fields of ModelInfo that come from the GGUF file alone, whichever backend runs it. */

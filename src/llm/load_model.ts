@@ -176,6 +176,7 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
     weightBytes: weights.bytes,
     kvCacheBytes: cache.bytes,
     hasChatTemplate: template !== undefined,
+    dequantizedTypes: [],
   };
   // Created on first use, so a file without a template still loads for plain completion.
   let chatTemplate: ChatTemplate | undefined;

@@ -1,10 +1,11 @@
 import addSource from '../../kernels/add.wgsl?raw';
 import siluMulSource from '../../kernels/silu_mul.wgsl?raw';
-import { InvalidArgumentError } from '../errors';
-import { bytesPerActivation, grid, params, type Recorder } from '../gpu';
+import { grid, uniforms, type Kernel, type Recorder } from '../gpu';
+import { needActivations, needCount, needDistinct } from './checks';
 
-const siluMulKernel = { name: 'silu_mul', source: siluMulSource };
-const addKernel = { name: 'add', source: addSource };
+const elementwiseUniforms = uniforms({ count: 'u32' });
+const siluMulKernel: Kernel<'count'> = { name: 'silu_mul', source: siluMulSource, uniforms: elementwiseUniforms };
+const addKernel: Kernel<'count'> = { name: 'add', source: addSource, uniforms: elementwiseUniforms };
 const WG = 256;
 
 export interface SiluMulArgs {
@@ -39,21 +40,15 @@ export function add(rec: Recorder, { a, b, out, count }: AddArgs): void {
 function elementwise(
   rec: Recorder,
   what: string,
-  kernel: { name: string; source: string },
+  kernel: Kernel<'count'>,
   /** Named inputs, in binding order (bindings 1, 2, …; out follows). */
   inputs: [string, GPUBuffer][],
   out: GPUBuffer,
   count: number,
 ): void {
-  if (!Number.isInteger(count) || count <= 0) throw new InvalidArgumentError(`${what}: count ${count} must be a positive integer`);
-  const bytes = count * bytesPerActivation(rec.gpu);
-  for (const [name, buffer] of [...inputs, ['out', out] as [string, GPUBuffer]]) {
-    if (buffer.size < bytes) throw new InvalidArgumentError(`${what}: ${name} holds ${buffer.size} bytes, ${count} activations need ${bytes}`);
-  }
-  // WebGPU rejects a buffer bound both read-only and writable in one dispatch; say so before it does.
-  for (const [name, buffer] of inputs) {
-    if (buffer === out) throw new InvalidArgumentError(`${what}: out must be a different buffer from ${name}`);
-  }
+  needCount(what, 'count', count);
+  for (const [name, buffer] of [...inputs, ['out', out] as [string, GPUBuffer]]) needActivations(rec.gpu, what, name, buffer, count);
+  needDistinct(what, ['out', out], inputs);
   const pipeline = rec.gpu.pipelines.get(kernel, { precision: rec.gpu.precision, constants: { WG } });
-  rec.dispatch(pipeline, params().u32(count), [...inputs.map(([, buffer]) => buffer), out], grid(rec.gpu, Math.ceil(count / WG)));
+  rec.dispatch(pipeline, kernel.uniforms.pack({ count }), [...inputs.map(([, buffer]) => buffer), out], grid(rec.gpu, Math.ceil(count / WG)));
 }

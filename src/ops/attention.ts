@@ -2,11 +2,33 @@ import prefillSource from '../../kernels/attention_prefill.wgsl?raw';
 import decodeSplitSource from '../../kernels/attention_decode_split.wgsl?raw';
 import decodeReduceSource from '../../kernels/attention_decode_reduce.wgsl?raw';
 import { InvalidArgumentError } from '../errors';
-import { bytesPerActivation, params, roundUp, type Gpu, type Recorder } from '../gpu';
+import { roundUp, uniforms, type Gpu, type Recorder } from '../gpu';
+import { needActivations, needBytes, needCount, needDistinct } from './checks';
 
-const prefillKernel = { name: 'attention_prefill', source: prefillSource };
-const decodeSplitKernel = { name: 'attention_decode_split', source: decodeSplitSource };
-const decodeReduceKernel = { name: 'attention_decode_reduce', source: decodeReduceSource };
+const prefillKernel = {
+  name: 'attention_prefill',
+  source: prefillSource,
+  uniforms: uniforms({
+    tokens: 'u32', // T: query tokens in this call
+    past: 'u32', // positions in the cache before them: token t sits at position past + t
+    n_head: 'u32',
+    n_kv_head: 'u32',
+    scale: 'f32', // usually 1/sqrt(HEAD_DIM)
+  }),
+};
+const decodeSplitKernel = {
+  name: 'attention_decode_split',
+  source: decodeSplitSource,
+  uniforms: uniforms({
+    length: 'u32', // cache positions attended to (past + 1: the new token's K/V are already stored)
+    n_head: 'u32',
+    n_kv_head: 'u32',
+    chunk_size: 'u32', // positions per chunk, a multiple of BK
+    n_chunks: 'u32',
+    scale: 'f32',
+  }),
+};
+const decodeReduceKernel = { name: 'attention_decode_reduce', source: decodeReduceSource, uniforms: uniforms({ n_head: 'u32', n_chunks: 'u32' }) };
 
 /** Head sizes the kernels are tested at. Others would work if a multiple of 4 but are refused until tested. */
 export const SUPPORTED_HEAD_DIMS: readonly number[] = [32, 64, 128];
@@ -165,7 +187,7 @@ export function attentionPrefill(rec: Recorder, args: AttentionPrefillArgs): voi
     precision: rec.gpu.precision,
     constants: { HEAD_DIM: headDim, BQ: config.bq, BK: config.bk, WG: config.wg },
   });
-  rec.dispatch(pipeline, params().u32(tokens).u32(pastLength).u32(nHead).u32(nKvHead).f32(scale), [q, k, v, out], [tiles, nHead]);
+  rec.dispatch(pipeline, prefillKernel.uniforms.pack({ tokens, past: pastLength, n_head: nHead, n_kv_head: nKvHead, scale }), [q, k, v, out], [tiles, nHead]);
 }
 
 /**
@@ -180,8 +202,8 @@ export function attentionDecode(rec: Recorder, args: AttentionDecodeArgs): void 
   const needed = nHead * plan.chunks * (1 + headDim / 4) * 16;
   let scratch = args.scratch;
   if (scratch) {
-    if (scratch.size < needed) throw new InvalidArgumentError(`${what}: scratch holds ${scratch.size} bytes, ${needed} are needed (see attentionDecodeScratchBytes)`);
-    if (scratch === q || scratch === k || scratch === v || scratch === out) throw new InvalidArgumentError(`${what}: scratch must be a buffer of its own`);
+    needBytes(what, 'scratch', scratch, needed, 'the chunks\' partial results (see attentionDecodeScratchBytes)');
+    needDistinct(what, ['scratch', scratch], [['q', q], ['k', k], ['v', v], ['out', out]]);
   } else {
     scratch = sharedScratch(rec.gpu, attentionDecodeScratchBytes(nHead, nKvHead, headDim));
   }
@@ -202,12 +224,12 @@ export function attentionDecode(rec: Recorder, args: AttentionDecodeArgs): void 
   });
   rec.dispatch(
     split,
-    params().u32(pastLength + 1).u32(nHead).u32(nKvHead).u32(plan.chunkSize).u32(plan.chunks).f32(scale),
+    decodeSplitKernel.uniforms.pack({ length: pastLength + 1, n_head: nHead, n_kv_head: nKvHead, chunk_size: plan.chunkSize, n_chunks: plan.chunks, scale }),
     [q, k, v, { buffer: scratch, offset: 0, size: needed }],
     [plan.chunks, nKvHead * plan.groupsPerKv],
   );
   const reduce = rec.gpu.pipelines.get(decodeReduceKernel, { precision: rec.gpu.precision, constants: { HEAD_DIM: headDim, WG: REDUCE_WG } });
-  rec.dispatch(reduce, params().u32(nHead).u32(plan.chunks), [{ buffer: scratch, offset: 0, size: needed }, out], [nHead]);
+  rec.dispatch(reduce, decodeReduceKernel.uniforms.pack({ n_head: nHead, n_chunks: plan.chunks }), [{ buffer: scratch, offset: 0, size: needed }, out], [nHead]);
 }
 
 interface ScratchState {
@@ -241,9 +263,7 @@ export function releaseAttentionScratch(gpu: Gpu): void {
 /** Checks the shapes shared by prefill and decode; returns the scale to use. */
 function validate(what: string, gpu: Gpu, args: Omit<AttentionPrefillArgs, 'tokens'>, tokens: number): number {
   const { q, k, v, out, pastLength, nHead, nKvHead, headDim } = args;
-  for (const [name, value] of [['tokens', tokens], ['nHead', nHead], ['nKvHead', nKvHead]] as const) {
-    if (!Number.isInteger(value) || value <= 0) throw new InvalidArgumentError(`${what}: ${name} (${value}) must be a positive integer`);
-  }
+  for (const [name, value] of [['tokens', tokens], ['nHead', nHead], ['nKvHead', nKvHead]] as const) needCount(what, name, value);
   if (!Number.isInteger(pastLength) || pastLength < 0) throw new InvalidArgumentError(`${what}: pastLength (${pastLength}) must be an integer ≥ 0`);
   if (nHead % nKvHead !== 0) {
     throw new InvalidArgumentError(`${what}: nHead (${nHead}) must be a multiple of nKvHead (${nKvHead}) for grouped-query attention`);
@@ -251,19 +271,13 @@ function validate(what: string, gpu: Gpu, args: Omit<AttentionPrefillArgs, 'toke
   if (!SUPPORTED_HEAD_DIMS.includes(headDim)) throw unsupportedHeadDim(what, headDim);
   const scale = args.scale ?? 1 / Math.sqrt(headDim);
   if (!Number.isFinite(scale)) throw new InvalidArgumentError(`${what}: scale ${scale} must be finite`);
-  const bpe = bytesPerActivation(gpu);
-  const qBytes = tokens * nHead * headDim * bpe;
-  const kvBytes = (pastLength + tokens) * nKvHead * headDim * bpe;
-  if (q.size < qBytes) throw new InvalidArgumentError(`${what}: q holds ${q.size} bytes, [${tokens}, ${nHead}, ${headDim}] activations need ${qBytes}`);
-  if (out.size < qBytes) throw new InvalidArgumentError(`${what}: out holds ${out.size} bytes, [${tokens}, ${nHead}, ${headDim}] activations need ${qBytes}`);
-  for (const [name, buffer] of [['k', k], ['v', v]] as const) {
-    if (buffer.size < kvBytes) {
-      throw new InvalidArgumentError(
-        `${what}: the ${name} cache holds ${buffer.size} bytes, ${pastLength + tokens} positions of [${nKvHead}, ${headDim}] need ${kvBytes}`,
-      );
-    }
+  const qShape = `[${tokens}, ${nHead}, ${headDim}]`;
+  needActivations(gpu, what, 'q', q, tokens * nHead * headDim, qShape);
+  needActivations(gpu, what, 'out', out, tokens * nHead * headDim, qShape);
+  for (const [name, buffer] of [['the k cache', k], ['the v cache', v]] as const) {
+    needActivations(gpu, what, name, buffer, (pastLength + tokens) * nKvHead * headDim, `${pastLength + tokens} positions of [${nKvHead}, ${headDim}]`);
   }
-  if (out === q || out === k || out === v) throw new InvalidArgumentError(`${what}: out must be a different buffer from q, k and v`);
+  needDistinct(what, ['out', out], [['q', q], ['k', k], ['v', v]]);
   if (nHead > gpu.caps.limits.maxComputeWorkgroupsPerDimension) {
     throw new InvalidArgumentError(`${what}: ${nHead} heads exceed ${gpu.caps.limits.maxComputeWorkgroupsPerDimension} workgroups per dimension`);
   }

@@ -2,10 +2,19 @@ import packedWeights from '../../kernels/common/packed_weights.wgsl?raw';
 import source from '../../kernels/embedding_lookup.wgsl?raw';
 import { InvalidArgumentError } from '../errors';
 import type { GgmlTypeName } from '../formats/ggml_types';
-import { bytesPerActivation, grid, params, type Gpu, type Kernel, type Recorder } from '../gpu';
+import { grid, uniforms, type Gpu, type Kernel, type Recorder } from '../gpu';
+import { needActivations, needBytes, needCount } from './checks';
 import type { QuantMatrix } from './weights';
 
 const WG = 256;
+const embeddingUniforms = uniforms({
+  tokens: 'u32',
+  cols: 'u32', // a multiple of 4
+  row_bytes: 'u32',
+  first_row: 'u32', // the shard's first row of the table
+  shard_rows: 'u32',
+  vocab: 'u32',
+});
 
 /**
  * One kernel per table type: the source is the same, and a generated one-line `dequant4` picks the type's
@@ -17,14 +26,14 @@ function kernelFor(type: GgmlTypeName): Kernel {
   if (!kernel) {
     const decoder = `dequant4_${type.toLowerCase()}`;
     const pick = `fn dequant4(row: u32, k: u32) -> vec4<f32> { return ${decoder}(row, k); }`;
-    kernel = { name: `embedding_lookup_${type.toLowerCase()}`, source, includes: [packedWeights, pick] };
+    kernel = { name: `embedding_lookup_${type.toLowerCase()}`, source, uniforms: embeddingUniforms, includes: [packedWeights, pick] };
     kernels.set(type, kernel);
   }
   return kernel;
 }
 
 export interface EmbeddingLookupArgs {
-  /** The token embedding table [vocab, dim] in its GGUF form (Q4_0, Q8_0, Q4_K, Q6_K, F16 or F32), possibly sharded. */
+  /** The token embedding table [vocab, dim] in its GGUF form (any weight type), possibly sharded. */
   table: QuantMatrix;
   /** `tokens` u32 token ids (see uploadTokenIds). An id ≥ vocab yields a zero row and reads nothing. */
   ids: GPUBuffer;
@@ -36,16 +45,15 @@ export interface EmbeddingLookupArgs {
 /** out[t, :] = table[ids[t], :], dequantized. One dispatch per shard of the table. */
 export function embeddingLookup(rec: Recorder, { table, ids, tokens, out }: EmbeddingLookupArgs): void {
   const what = 'embeddingLookup';
-  if (!Number.isInteger(tokens) || tokens <= 0) throw new InvalidArgumentError(`${what}: tokens ${tokens} must be a positive integer`);
+  needCount(what, 'tokens', tokens);
   // Each invocation decodes four consecutive values; every quantized block size is a multiple of 4.
   if (table.cols % 4 !== 0) throw new InvalidArgumentError(`${what}: a ${table.type} table of ${table.cols} columns is not a multiple of 4 wide`);
-  if (ids.size < 4 * tokens) throw new InvalidArgumentError(`${what}: ids holds ${ids.size} bytes, ${tokens} u32 ids need ${4 * tokens}`);
-  const bytes = tokens * table.cols * bytesPerActivation(rec.gpu);
-  if (out.size < bytes) throw new InvalidArgumentError(`${what}: out holds ${out.size} bytes, [${tokens}, ${table.cols}] activations need ${bytes}`);
+  needBytes(what, 'ids', ids, 4 * tokens, `${tokens} u32 ids`);
+  needActivations(rec.gpu, what, 'out', out, tokens * table.cols, `[${tokens}, ${table.cols}]`);
   const pipeline = rec.gpu.pipelines.get(kernelFor(table.type), { precision: rec.gpu.precision, constants: { WG } });
   const workgroups = grid(rec.gpu, Math.ceil((tokens * table.cols) / 4 / WG));
   for (const shard of table.data.shards) {
-    const p = params().u32(tokens).u32(table.cols).u32(table.data.rowBytes).u32(shard.firstRow).u32(shard.rows).u32(table.rows);
+    const p = embeddingUniforms.pack({ tokens, cols: table.cols, row_bytes: table.data.rowBytes, first_row: shard.firstRow, shard_rows: shard.rows, vocab: table.rows });
     rec.dispatch(pipeline, p, [ids, shard.buffer, out], workgroups);
   }
 }

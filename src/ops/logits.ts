@@ -3,11 +3,15 @@ import lsePartialSource from '../../kernels/logsumexp_partial.wgsl?raw';
 import lseReduceSource from '../../kernels/logsumexp_reduce.wgsl?raw';
 import maxSum from '../../kernels/common/max_sum.wgsl?raw';
 import { InvalidArgumentError } from '../errors';
-import { params, type Gpu, type Recorder } from '../gpu';
+import { uniforms, type Gpu, type Recorder } from '../gpu';
 
-const adjustKernel = { name: 'logits_adjust', source: adjustSource };
-const lsePartialKernel = { name: 'logsumexp_partial', source: lsePartialSource, includes: [maxSum] };
-const lseReduceKernel = { name: 'logsumexp_reduce', source: lseReduceSource, includes: [maxSum] };
+const adjustKernel = {
+  name: 'logits_adjust',
+  source: adjustSource,
+  uniforms: uniforms({ count: 'u32', repetition_penalty: 'f32', frequency_penalty: 'f32', presence_penalty: 'f32' }),
+};
+const lsePartialKernel = { name: 'logsumexp_partial', source: lsePartialSource, includes: [maxSum], uniforms: uniforms({ length: 'u32', slice: 'u32' /* elements per workgroup */ }) };
+const lseReduceKernel = { name: 'logsumexp_reduce', source: lseReduceSource, includes: [maxSum], uniforms: uniforms({ count: 'u32' /* partial pairs */ }) };
 
 export interface LogitAdjustmentEntry {
   id: number;
@@ -47,7 +51,7 @@ export function adjustLogits(
   if (a.count === 0) return;
   if (!(a.repetitionPenalty > 0)) throw new InvalidArgumentError(`repetition penalty must be > 0, got ${a.repetitionPenalty}`);
   const pipeline = rec.gpu.pipelines.get(adjustKernel, { precision: rec.gpu.precision });
-  const p = params().u32(a.count).f32(a.repetitionPenalty).f32(a.frequencyPenalty).f32(a.presencePenalty);
+  const p = adjustKernel.uniforms.pack({ count: a.count, repetition_penalty: a.repetitionPenalty, frequency_penalty: a.frequencyPenalty, presence_penalty: a.presencePenalty });
   rec.dispatch(pipeline, p, [a.logits, a.adjustments], [Math.ceil(a.count / 64)]);
 }
 
@@ -63,6 +67,6 @@ export function logSumExp(rec: Recorder, a: { logits: GPUBuffer; length: number;
   if (a.length < 1) throw new InvalidArgumentError('logSumExp of an empty row');
   const groups = Math.ceil(a.length / SLICE);
   if (groups > gpu.caps.limits.maxComputeWorkgroupsPerDimension) throw new InvalidArgumentError(`row of ${a.length} is too long for logSumExp`);
-  rec.dispatch(gpu.pipelines.get(lsePartialKernel, { precision: gpu.precision }), params().u32(a.length).u32(SLICE), [a.logits, a.scratch], [groups]);
-  rec.dispatch(gpu.pipelines.get(lseReduceKernel, { precision: gpu.precision }), params().u32(groups), [a.scratch, a.out], [1]);
+  rec.dispatch(gpu.pipelines.get(lsePartialKernel, { precision: gpu.precision }), lsePartialKernel.uniforms.pack({ length: a.length, slice: SLICE }), [a.logits, a.scratch], [groups]);
+  rec.dispatch(gpu.pipelines.get(lseReduceKernel, { precision: gpu.precision }), lseReduceKernel.uniforms.pack({ count: groups }), [a.scratch, a.out], [1]);
 }

@@ -1,9 +1,10 @@
 import packedWeights from '../../kernels/common/packed_weights.wgsl?raw';
 import source from '../../kernels/matmul_quant.wgsl?raw';
 import { InvalidArgumentError } from '../errors';
-import { BLOCK_LAYOUT, rowBytes, type GgmlTypeName } from '../formats/ggml_types';
-import { bytesPerActivation, grid, params, type Kernel, type Recorder } from '../gpu';
-import type { QuantMatrix } from './weights';
+import type { GgmlTypeName } from '../formats/ggml_types';
+import { grid, uniforms, type Kernel, type Recorder } from '../gpu';
+import { needActivations, needCount, needDistinct } from './checks';
+import { needQuantMatrix, type QuantMatrix } from './weights';
 
 export interface MatmulArgs {
   /** W: [rows = output features, cols = input features], in its GGUF form. */
@@ -45,18 +46,29 @@ function tileFor(tokens: number): TileShape {
   return { tokens: 64, rows: 64, k: 32 };
 }
 
+const matmulUniforms = uniforms({
+  tokens: 'u32',
+  cols: 'u32', // K: a multiple of 4 (and of the type's block)
+  shard_rows: 'u32', // rows of W in this binding
+  first_row: 'u32', // the shard's first row within W
+  out_rows: 'u32', // rows of the whole W: the row stride of Y and residual
+  row_bytes: 'u32', // bytes of one packed row of W
+  row_tiles: 'u32', // workgroups across this shard's rows
+  tiles: 'u32', // row_tiles × token tiles: workgroups that do work (the grid may have a few more)
+});
+
 const kernels = new Map<GgmlTypeName, Kernel>();
 
 /**
  * The tiled kernel specialised to one weight type: a one-line include binds the kernel's generic
- * `dequant4` to the type's decoder, so the tiling code exists once for all six types.
+ * `dequant4` to the type's decoder, so the tiling code exists once for all types.
  */
 function kernelFor(type: GgmlTypeName): Kernel {
   let kernel = kernels.get(type);
   if (!kernel) {
     const decoder = `dequant4_${type.toLowerCase()}`;
     const binding = `fn dequant4(row: u32, k: u32) -> vec4<f32> { return ${decoder}(row, k); }`;
-    kernel = { name: `matmul_quant_${type.toLowerCase()}`, source, includes: [packedWeights, binding] };
+    kernel = { name: `matmul_quant_${type.toLowerCase()}`, source, uniforms: matmulUniforms, includes: [packedWeights, binding] };
     kernels.set(type, kernel);
   }
   return kernel;
@@ -67,37 +79,19 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
   const { weight, x, y, tokens, bias, residual } = args;
   const gpu = rec.gpu;
   const { rows, cols, type } = weight;
-  if (!(type in BLOCK_LAYOUT)) throw new InvalidArgumentError(`matmul: weight type ${type} is not supported`);
-  if (!Number.isInteger(tokens) || tokens < 1) throw new InvalidArgumentError(`matmul: tokens must be a positive integer, got ${tokens}`);
-  if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(cols) || cols < 1) {
-    throw new InvalidArgumentError(`matmul: weight shape ${rows}×${cols} must be positive integers`);
-  }
+  const what = 'matmul';
+  needQuantMatrix(what, weight);
+  needCount(what, 'tokens', tokens);
   if (cols % VALUES_PER_READ !== 0) {
     throw new InvalidArgumentError(`matmul: cols (${cols}) must be a multiple of 4 (the kernel reads X and W four values at a time)`);
   }
-  const { blockValues } = BLOCK_LAYOUT[type];
-  if (cols % blockValues !== 0) {
-    throw new InvalidArgumentError(`matmul: a ${type} weight needs cols to be a multiple of ${blockValues}, got ${cols}`);
-  }
-  const packedRow = rowBytes(type, cols);
-  if (weight.data.rowBytes !== packedRow || weight.data.rows !== rows) {
-    throw new InvalidArgumentError(
-      `matmul: weight data holds ${weight.data.rows} rows of ${weight.data.rowBytes} bytes, but a ${type} ${rows}×${cols} matrix needs ${rows} rows of ${packedRow} bytes`,
-    );
-  }
-  const bpe = bytesPerActivation(gpu);
-  const need = (what: string, buffer: GPUBuffer, elements: number, shape: string) => {
-    if (buffer.size < elements * bpe) {
-      throw new InvalidArgumentError(`matmul: ${what} is ${buffer.size} bytes, too small for ${shape} (${elements * bpe} bytes of ${gpu.precision})`);
-    }
-  };
-  need('x', x, tokens * cols, `[tokens ${tokens}, cols ${cols}]`);
-  need('y', y, tokens * rows, `[tokens ${tokens}, rows ${rows}]`);
-  if (bias) need('bias', bias, rows, `[rows ${rows}]`);
-  if (residual) need('residual', residual, tokens * rows, `[tokens ${tokens}, rows ${rows}]`);
-  if (x === y) throw new InvalidArgumentError('matmul: x and y must be different buffers (every output reads a whole row of x)');
-  if (bias && (bias === y || bias === x)) throw new InvalidArgumentError('matmul: bias must not be x or y');
-  if (residual && residual === x) throw new InvalidArgumentError('matmul: residual must not be x');
+  needActivations(gpu, what, 'x', x, tokens * cols, `[tokens ${tokens}, cols ${cols}]`);
+  needActivations(gpu, what, 'y', y, tokens * rows, `[tokens ${tokens}, rows ${rows}]`);
+  if (bias) needActivations(gpu, what, 'bias', bias, rows, `[rows ${rows}]`);
+  if (residual) needActivations(gpu, what, 'residual', residual, tokens * rows, `[tokens ${tokens}, rows ${rows}]`);
+  // Every output reads a whole row of x, so y cannot be x; the residual may be y itself (in place).
+  needDistinct(what, ['y', y], [['x', x], ['bias', bias]]);
+  needDistinct(what, ['x', x], [['bias', bias], ['residual', residual]]);
 
   const tile = tileFor(tokens);
   const accumulate = residual !== undefined && residual === y;
@@ -115,15 +109,9 @@ export function matmul(rec: Recorder, args: MatmulArgs): void {
   for (const shard of weight.data.shards) {
     const rowTiles = Math.ceil(shard.rows / tile.rows);
     const tiles = rowTiles * tokenTiles;
-    const p = params()
-      .u32(tokens)
-      .u32(cols)
-      .u32(shard.rows)
-      .u32(shard.firstRow)
-      .u32(rows)
-      .u32(packedRow)
-      .u32(rowTiles)
-      .u32(tiles);
+    const p = matmulUniforms.pack({
+      tokens, cols, shard_rows: shard.rows, first_row: shard.firstRow, out_rows: rows, row_bytes: weight.data.rowBytes, row_tiles: rowTiles, tiles,
+    });
     const buffers: GPUBuffer[] = [x, shard.buffer, y];
     if (bias) buffers.push(bias);
     if (residual && !accumulate) buffers.push(residual);

@@ -1,14 +1,29 @@
+import matvecBlocks from '../../kernels/common/matvec_blocks.wgsl?raw';
+import matvecHalves from '../../kernels/common/matvec_halves.wgsl?raw';
+import matvecLoop256 from '../../kernels/common/matvec_loop256.wgsl?raw';
+import matvecLoop32 from '../../kernels/common/matvec_loop32.wgsl?raw';
 import matvecRows from '../../kernels/common/matvec_rows.wgsl?raw';
+import packedWeights from '../../kernels/common/packed_weights.wgsl?raw';
+import bf16Source from '../../kernels/matvec_bf16.wgsl?raw';
 import f16Source from '../../kernels/matvec_f16.wgsl?raw';
 import f32Source from '../../kernels/matvec_f32.wgsl?raw';
+import iq4_nlSource from '../../kernels/matvec_iq4_nl.wgsl?raw';
+import iq4_xsSource from '../../kernels/matvec_iq4_xs.wgsl?raw';
+import q2_kSource from '../../kernels/matvec_q2_k.wgsl?raw';
+import q3_kSource from '../../kernels/matvec_q3_k.wgsl?raw';
 import q4_0Source from '../../kernels/matvec_q4_0.wgsl?raw';
+import q4_1Source from '../../kernels/matvec_q4_1.wgsl?raw';
 import q4_kSource from '../../kernels/matvec_q4_k.wgsl?raw';
+import q5_0Source from '../../kernels/matvec_q5_0.wgsl?raw';
+import q5_1Source from '../../kernels/matvec_q5_1.wgsl?raw';
+import q5_kSource from '../../kernels/matvec_q5_k.wgsl?raw';
 import q6_kSource from '../../kernels/matvec_q6_k.wgsl?raw';
 import q8_0Source from '../../kernels/matvec_q8_0.wgsl?raw';
 import { InvalidArgumentError } from '../errors';
-import { BLOCK_LAYOUT, rowBytes, type GgmlTypeName } from '../formats/ggml_types';
-import { bytesPerActivation, grid, params, type Gpu, type Kernel, type Precision, type Recorder } from '../gpu';
-import type { QuantMatrix } from './weights';
+import { rowBytes, type GgmlTypeName } from '../formats/ggml_types';
+import { grid, uniforms, type Gpu, type Kernel, type Precision, type Recorder } from '../gpu';
+import { needActivations, needDistinct } from './checks';
+import { needQuantMatrix, type QuantMatrix } from './weights';
 
 export interface MatvecArgs {
   /** W: [rows = output features, cols = input features], in its GGUF form (possibly several shards). */
@@ -26,25 +41,52 @@ export interface MatvecArgs {
 /** Rows each invocation group computes at once (the `ROWS` const of kernels/common/matvec_rows.wgsl). */
 export const MATVEC_ROWS_PER_GROUP = 4;
 
-/** Values one invocation decodes per step of its loop along a row (the kernel's unit of work). */
-const UNIT_VALUES: Record<GgmlTypeName, number> = { Q4_0: 64, Q8_0: 64, Q4_K: 64, Q6_K: 64, F16: 16, F32: 16 };
-
-const SOURCES: Record<GgmlTypeName, string> = {
-  Q4_0: q4_0Source,
-  Q8_0: q8_0Source,
-  Q4_K: q4_kSource,
-  Q6_K: q6_kSource,
-  F16: f16Source,
-  F32: f32Source,
+/**
+ * Per type: its kernel file (a block decoder, or the 16-bit float conversion), the shared includes that make
+ * it a kernel (the row loop it plugs into), and the values one invocation decodes per step of that loop.
+ */
+interface MatvecKernel {
+  source: string;
+  includes: string[];
+  unitValues: number;
+  /** 32-value block types: the loop needs to know whether rows hold an odd number of blocks. */
+  blocks32?: boolean;
+  /** 16-bit float types: the loop needs to know whether rows start mid-word. */
+  halves?: boolean;
+}
+const BLOCKS32 = { includes: [matvecRows, packedWeights, matvecBlocks, matvecLoop32], unitValues: 64, blocks32: true };
+const BLOCKS256 = { includes: [matvecRows, packedWeights, matvecBlocks, matvecLoop256] };
+const HALVES = { includes: [matvecRows, matvecHalves], unitValues: 16, halves: true };
+const KERNELS: Record<GgmlTypeName, MatvecKernel> = {
+  Q4_0: { source: q4_0Source, ...BLOCKS32 },
+  Q4_1: { source: q4_1Source, ...BLOCKS32 },
+  Q5_0: { source: q5_0Source, ...BLOCKS32 },
+  Q5_1: { source: q5_1Source, ...BLOCKS32 },
+  Q8_0: { source: q8_0Source, ...BLOCKS32 },
+  IQ4_NL: { source: iq4_nlSource, ...BLOCKS32 },
+  Q2_K: { source: q2_kSource, ...BLOCKS256, unitValues: 64 },
+  Q3_K: { source: q3_kSource, ...BLOCKS256, unitValues: 64 },
+  Q4_K: { source: q4_kSource, ...BLOCKS256, unitValues: 64 },
+  Q5_K: { source: q5_kSource, ...BLOCKS256, unitValues: 64 },
+  Q6_K: { source: q6_kSource, ...BLOCKS256, unitValues: 64 },
+  IQ4_XS: { source: iq4_xsSource, ...BLOCKS256, unitValues: 32 },
+  F16: { source: f16Source, ...HALVES },
+  BF16: { source: bf16Source, ...HALVES },
+  F32: { source: f32Source, includes: [matvecRows], unitValues: 16 },
 };
+
+const matvecUniforms = uniforms({
+  rows: 'u32', // rows in this shard
+  cols: 'u32', // values per row
+  first_row: 'u32', // global index of the shard's first row: y, bias and residual are indexed globally
+});
 
 const kernels = new Map<GgmlTypeName, Kernel>();
 function kernelFor(type: GgmlTypeName): Kernel {
   let kernel = kernels.get(type);
   if (!kernel) {
-    // The kernels decode blocks inline in shift-free forms (see kernels/common/matvec_rows.wgsl) rather than
-    // with packed_weights.wgsl's reference-shaped readers, which the tests check separately.
-    kernel = { name: `matvec_${type.toLowerCase()}`, source: SOURCES[type], includes: [matvecRows] };
+    const { source, includes } = KERNELS[type];
+    kernel = { name: `matvec_${type.toLowerCase()}`, source, uniforms: matvecUniforms, includes };
     kernels.set(type, kernel);
   }
   return kernel;
@@ -54,7 +96,7 @@ function kernelFor(type: GgmlTypeName): Kernel {
 export interface MatvecVariant {
   kernel: string;
   precision: Precision;
-  defines: { SUBGROUPS: boolean; PARITY_ALTERNATES: boolean; BIAS: boolean; RESIDUAL: boolean; ACCUMULATE: boolean };
+  defines: { SUBGROUPS: boolean; ODD_BLOCKS: boolean; MID_WORD_ROWS: boolean; BIAS: boolean; RESIDUAL: boolean; ACCUMULATE: boolean };
   /** Invocations per row group (TPR) and row groups per workgroup (GROUPS). */
   constants: { TPR: number; GROUPS: number };
   /** Rows one workgroup produces: GROUPS × MATVEC_ROWS_PER_GROUP. */
@@ -88,7 +130,7 @@ export function matvecLayout(gpu: Gpu, type: GgmlTypeName, cols: number): Matvec
   if (gpu.caps.adapter.isFallbackAdapter) {
     return { subgroups: gpu.caps.features.subgroups && (gpu.caps.subgroupMinSize ?? 4) >= 4, tpr: 1, workgroup: 16 };
   }
-  const units = Math.ceil(cols / UNIT_VALUES[type]);
+  const units = Math.ceil(cols / KERNELS[type].unitValues);
   return { subgroups: false, tpr: Math.min(64, nextPow2(units)), workgroup: 128 };
 }
 
@@ -111,17 +153,20 @@ export function matvecVariant(
   return {
     kernel: `matvec_${type.toLowerCase()}`,
     precision: gpu.precision,
-    // Rows 2 mod 4 bytes long start alternately at byte 0 and 2 of a word (see kernels/common/matvec_rows.wgsl).
-    defines: { SUBGROUPS: subgroups, PARITY_ALTERNATES: rowBytes(type, cols) % 4 !== 0, BIAS: Boolean(opts.bias), RESIDUAL: opts.residual === 'separate', ACCUMULATE: opts.residual === 'in-place' },
+    // Rows 2 mod 4 bytes long start alternately at byte 0 and 2 of a word: the 32-value block loop then
+    // decodes alternate rows with their mid-word code, and the 16-bit float loop realigns (it skips that
+    // when no row needs it).
+    defines: {
+      SUBGROUPS: subgroups,
+      ODD_BLOCKS: Boolean(KERNELS[type].blocks32) && (cols / 32) % 2 === 1,
+      MID_WORD_ROWS: Boolean(KERNELS[type].halves) && rowBytes(type, cols) % 4 !== 0,
+      BIAS: Boolean(opts.bias),
+      RESIDUAL: opts.residual === 'separate',
+      ACCUMULATE: opts.residual === 'in-place',
+    },
     constants: { TPR: tpr, GROUPS },
     rowsPerWorkgroup: GROUPS * MATVEC_ROWS_PER_GROUP,
   };
-}
-
-function checkActivations(what: string, buffer: GPUBuffer, count: number, bpe: number): void {
-  if (buffer.size < count * bpe) {
-    throw new InvalidArgumentError(`matvec: ${what} holds ${buffer.size} bytes, needs ${count} activations of ${bpe} bytes (${count * bpe} bytes)`);
-  }
 }
 
 /**
@@ -131,41 +176,29 @@ function checkActivations(what: string, buffer: GPUBuffer, count: number, bpe: n
 export function matvec(rec: Recorder, args: MatvecArgs, layout?: MatvecLayout): void {
   const { weight, x, y, bias, residual } = args;
   const { type, rows, cols } = weight;
-  if (!(type in BLOCK_LAYOUT)) throw new InvalidArgumentError(`matvec: unsupported weight type ${String(type)}`);
-  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
-    throw new InvalidArgumentError(`matvec: weight shape ${rows}×${cols} must be positive integers`);
-  }
-  const { blockValues } = BLOCK_LAYOUT[type];
-  if (cols % blockValues !== 0) {
-    throw new InvalidArgumentError(`matvec: a ${type} row holds a multiple of ${blockValues} values, got cols = ${cols}`);
-  }
-  if (weight.data.rows !== rows || weight.data.rowBytes !== rowBytes(type, cols)) {
-    throw new InvalidArgumentError(
-      `matvec: weight data is ${weight.data.rows} rows of ${weight.data.rowBytes} bytes, but a ${type} ${rows}×${cols} matrix needs ${rows} rows of ${rowBytes(type, cols)} bytes`,
-    );
-  }
-  const bpe = bytesPerActivation(rec.gpu);
+  const what = 'matvec';
+  needQuantMatrix(what, weight);
+  const gpu = rec.gpu;
   // x is read as vec4s: a length not a multiple of 4 (F16/F32 rows only) needs its last vec4 to exist.
-  checkActivations('x', x, Math.ceil(cols / 4) * 4, bpe);
-  checkActivations('y', y, rows, bpe);
-  if (bias) checkActivations('bias', bias, rows, bpe);
-  if (residual && residual !== y) checkActivations('residual', residual, rows, bpe);
-  // WebGPU forbids binding one buffer as both read-only and writable storage in a dispatch.
-  if (x === y) throw new InvalidArgumentError('matvec: x and y must be different buffers');
-  if (bias === y) throw new InvalidArgumentError('matvec: bias and y must be different buffers');
-  if (residual === x) throw new InvalidArgumentError('matvec: residual and x must be different buffers (residual may be y itself)');
+  needActivations(gpu, what, 'x', x, Math.ceil(cols / 4) * 4);
+  needActivations(gpu, what, 'y', y, rows);
+  if (bias) needActivations(gpu, what, 'bias', bias, rows);
+  if (residual && residual !== y) needActivations(gpu, what, 'residual', residual, rows);
+  // The residual may be y itself (y = W·x + y), read before the write by the same invocation.
+  needDistinct(what, ['y', y], [['x', x], ['bias', bias]]);
+  needDistinct(what, ['x', x], [['residual', residual]]);
 
   const variant = matvecVariant(rec.gpu, type, cols, {
     bias: Boolean(bias),
     residual: residual === undefined ? undefined : residual === y ? 'in-place' : 'separate',
     layout,
   });
-  const pipeline = rec.gpu.pipelines.get(kernelFor(type), { precision: variant.precision, defines: variant.defines, constants: variant.constants });
+  const pipeline = gpu.pipelines.get(kernelFor(type), { precision: variant.precision, defines: variant.defines, constants: variant.constants });
   const extra: GPUBuffer[] = [];
   if (bias) extra.push(bias);
   if (residual && residual !== y) extra.push(residual);
   for (const shard of weight.data.shards) {
-    const p = params().u32(shard.rows).u32(cols).u32(shard.firstRow);
+    const p = matvecUniforms.pack({ rows: shard.rows, cols, first_row: shard.firstRow });
     rec.dispatch(pipeline, p, [shard.buffer, x, y, ...extra], grid(rec.gpu, Math.ceil(shard.rows / variant.rowsPerWorkgroup)));
   }
 }

@@ -1,9 +1,10 @@
 import source from '../../kernels/rms_norm.wgsl?raw';
 import { InvalidArgumentError } from '../errors';
-import { bytesPerActivation, grid, params, type Recorder } from '../gpu';
+import { grid, uniforms, type Recorder } from '../gpu';
+import { needActivations, needBytes, needCount, needDistinct } from './checks';
 import type { QuantMatrix } from './weights';
 
-const rmsNormKernel = { name: 'rms_norm', source };
+const rmsNormKernel = { name: 'rms_norm', source, uniforms: uniforms({ rows: 'u32', cols: 'u32', eps: 'f32' }) };
 /**
  * Invocations per row: 64 up to 1024 columns (≤ 16 values each; fewer idle lanes and reduction steps,
  * and more rows resident at once in a prefill), 256 for wider rows (4096-wide models). llama.cpp's CUDA
@@ -27,16 +28,16 @@ export interface RmsNormArgs {
 /** out[r, i] = x[r, i] / sqrt(mean(x[r, :]²) + eps) · weight[i]. */
 export function rmsNorm(rec: Recorder, { x, weight, out, rows, cols, eps }: RmsNormArgs): void {
   const what = 'rmsNorm';
-  if (!isCount(rows) || !isCount(cols)) throw new InvalidArgumentError(`${what}: rows (${rows}) and cols (${cols}) must be positive integers`);
+  needCount(what, 'rows', rows);
+  needCount(what, 'cols', cols);
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new InvalidArgumentError(`${what}: eps ${eps} must be a finite number ≥ 0`);
   const weightBuffer = weightBufferOf(weight, cols, what);
-  const bytes = rows * cols * bytesPerActivation(rec.gpu);
-  if (x.size < bytes) throw new InvalidArgumentError(`${what}: x holds ${x.size} bytes, [${rows}, ${cols}] activations need ${bytes}`);
-  if (out.size < bytes) throw new InvalidArgumentError(`${what}: out holds ${out.size} bytes, [${rows}, ${cols}] activations need ${bytes}`);
-  if (weightBuffer.size < cols * 4) throw new InvalidArgumentError(`${what}: weight holds ${weightBuffer.size} bytes, ${cols} f32 values need ${cols * 4}`);
-  if (x === out) throw new InvalidArgumentError(`${what}: out must be a different buffer from x`);
+  needActivations(rec.gpu, what, 'x', x, rows * cols, `[${rows}, ${cols}]`);
+  needActivations(rec.gpu, what, 'out', out, rows * cols, `[${rows}, ${cols}]`);
+  needBytes(what, 'weight', weightBuffer, cols * 4, `${cols} f32 values`);
+  needDistinct(what, ['out', out], [['x', x]]);
   const pipeline = rec.gpu.pipelines.get(rmsNormKernel, { precision: rec.gpu.precision, constants: { WG: workgroupSize(cols) } });
-  rec.dispatch(pipeline, params().u32(rows).u32(cols).f32(eps), [x, weightBuffer, out], grid(rec.gpu, rows));
+  rec.dispatch(pipeline, rmsNormKernel.uniforms.pack({ rows, cols, eps }), [x, weightBuffer, out], grid(rec.gpu, rows));
 }
 
 function weightBufferOf(weight: GPUBuffer | QuantMatrix, cols: number, what: string): GPUBuffer {
@@ -47,8 +48,4 @@ function weightBufferOf(weight: GPUBuffer | QuantMatrix, cols: number, what: str
   }
   if (weight.data.shards.length !== 1) throw new InvalidArgumentError(`${what}: the norm weight is split over several bindings`);
   return weight.data.shards[0]!.buffer;
-}
-
-function isCount(n: number): boolean {
-  return Number.isInteger(n) && n > 0;
 }

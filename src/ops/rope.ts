@@ -1,7 +1,8 @@
 import ropeAngle from '../../kernels/common/rope_angle.wgsl?raw';
 import ropeSource from '../../kernels/rope.wgsl?raw';
 import { InvalidArgumentError } from '../errors';
-import { bytesPerActivation, grid, params, type Kernel, type Recorder } from '../gpu';
+import { grid, uniforms, type Recorder } from '../gpu';
+import { needActivations, needBytes, needCount } from './checks';
 
 /**
  * Which dims RoPE rotates together: 'pairs' = (x[2i], x[2i+1]) as GGUF `llama` (llama.cpp rope mode 0);
@@ -9,7 +10,16 @@ import { bytesPerActivation, grid, params, type Kernel, type Recorder } from '..
  */
 export type RopeLayout = 'pairs' | 'halves';
 
-const ropeKernel: Kernel = { name: 'rope', source: ropeSource, includes: [ropeAngle] };
+const ropeUniforms = uniforms({
+  tokens: 'u32',
+  heads: 'u32',
+  head_dim: 'u32',
+  half_rope: 'u32', // ropeDim / 2: rotated pairs per head
+  offset: 'u32', // position of token 0
+  theta_scale: 'f32', // base^(−2/ropeDim), rounded to f32 on the CPU exactly as llama.cpp computes its theta_scale
+  freq_scale: 'f32', // linear rope scaling: 1/factor (1 without scaling)
+});
+const ropeKernel = { name: 'rope', source: ropeSource, uniforms: ropeUniforms, includes: [ropeAngle] };
 const WG = 256;
 /** Positions are converted to f32 on the GPU: beyond 2^24 they would no longer be exact. */
 const MAX_POSITION = 2 ** 24;
@@ -52,10 +62,10 @@ export function rope(
   { x, tokens, heads, headDim, ropeDim = headDim, offset, base, layout, freqScale = 1, freqFactors }: RopeArgs,
 ): void {
   const what = `rope (${layout})`;
-  if (!isCount(tokens) || !isCount(heads) || !isCount(headDim)) {
-    throw new InvalidArgumentError(`${what}: tokens (${tokens}), heads (${heads}) and headDim (${headDim}) must be positive integers`);
-  }
-  if (!isCount(ropeDim) || ropeDim % 2 !== 0 || ropeDim > headDim) {
+  needCount(what, 'tokens', tokens);
+  needCount(what, 'heads', heads);
+  needCount(what, 'headDim', headDim);
+  if (!Number.isInteger(ropeDim) || ropeDim <= 0 || ropeDim % 2 !== 0 || ropeDim > headDim) {
     throw new InvalidArgumentError(`${what}: ropeDim ${ropeDim} must be a positive even integer ≤ headDim (${headDim})`);
   }
   if (!Number.isInteger(offset) || offset < 0 || offset + tokens > MAX_POSITION) {
@@ -69,12 +79,9 @@ export function rope(
   if (!(freqScale > 0) || !(freqScale32 >= 2 ** -126) || !Number.isFinite(freqScale32)) {
     throw new InvalidArgumentError(`${what}: freqScale ${freqScale} must be a finite number > 0 (in f32's normal range)`);
   }
-  const bytes = tokens * heads * headDim * bytesPerActivation(rec.gpu);
-  if (x.size < bytes) throw new InvalidArgumentError(`${what}: x holds ${x.size} bytes, [${tokens}, ${heads}, ${headDim}] activations need ${bytes}`);
+  needActivations(rec.gpu, what, 'x', x, tokens * heads * headDim, `[${tokens}, ${heads}, ${headDim}]`);
   const halfRope = ropeDim / 2;
-  if (freqFactors !== undefined && !(freqFactors.size >= halfRope * 4)) {
-    throw new InvalidArgumentError(`${what}: freqFactors holds ${freqFactors.size} bytes, ropeDim/2 = ${halfRope} f32 factors need ${halfRope * 4}`);
-  }
+  if (freqFactors !== undefined) needBytes(what, 'freqFactors', freqFactors, halfRope * 4, `ropeDim/2 = ${halfRope} f32 factors`);
   if (freqFactors === x) throw new InvalidArgumentError(`${what}: freqFactors must not be x`);
 
   const thetaScale = Math.fround(Math.pow(base, -2 / ropeDim));
@@ -83,10 +90,6 @@ export function rope(
   // rope_freqs runs, keeps the single binding and gains only one multiply by freq_scale (exact when 1).
   const variant = { FREQ_FACTORS: freqFactors !== undefined, HALVES: layout === 'halves' };
   const pipeline = rec.gpu.pipelines.get(ropeKernel, { precision: rec.gpu.precision, defines: variant, constants: { WG } });
-  const p = params().u32(tokens).u32(heads).u32(headDim).u32(halfRope).u32(offset).f32(thetaScale).f32(freqScale);
+  const p = ropeUniforms.pack({ tokens, heads, head_dim: headDim, half_rope: halfRope, offset, theta_scale: thetaScale, freq_scale: freqScale });
   rec.dispatch(pipeline, p, freqFactors ? [x, freqFactors] : [x], grid(rec.gpu, Math.ceil((tokens * heads * halfRope) / WG)));
-}
-
-function isCount(n: number): boolean {
-  return Number.isInteger(n) && n > 0;
 }

@@ -5,7 +5,8 @@ import topKHistogramSource from '../../kernels/top_k_histogram.wgsl?raw';
 import topKSortSource from '../../kernels/top_k_sort.wgsl?raw';
 import topKThresholdSource from '../../kernels/top_k_threshold.wgsl?raw';
 import { InvalidArgumentError } from '../errors';
-import { bytesPerActivation, type Gpu, params, type Recorder } from '../gpu';
+import { uniforms, type Gpu, type Recorder } from '../gpu';
+import { needActivations, needBytes, needCount } from './checks';
 
 /**
  * Sampling helpers over one row of logits, computed on the GPU so that only the answer, not the
@@ -14,12 +15,20 @@ import { bytesPerActivation, type Gpu, params, type Recorder } from '../gpu';
  * sorts as the float does, NaN as 0).
  */
 
-const argmaxPartial = { name: 'argmax_partial', source: argmaxPartialSource };
-const argmaxReduce = { name: 'argmax_reduce', source: argmaxReduceSource };
-const topKHistogram = { name: 'top_k_histogram', source: topKHistogramSource };
-const topKThreshold = { name: 'top_k_threshold', source: topKThresholdSource };
-const topKCollect = { name: 'top_k_collect', source: topKCollectSource };
-const topKSort = { name: 'top_k_sort', source: topKSortSource };
+const argmaxPartial = { name: 'argmax_partial', source: argmaxPartialSource, uniforms: uniforms({ length: 'u32', groups: 'u32' }) };
+const argmaxReduce = { name: 'argmax_reduce', source: argmaxReduceSource, uniforms: uniforms({ groups: 'u32' }) };
+const topKHistogram = {
+  name: 'top_k_histogram',
+  source: topKHistogramSource,
+  uniforms: uniforms({ length: 'u32', groups: 'u32', level: 'u32', index_shift: 'u32' }),
+};
+const topKThreshold = {
+  name: 'top_k_threshold',
+  source: topKThresholdSource,
+  uniforms: uniforms({ k: 'u32', level: 'u32', index_shift: 'u32', capacity: 'u32' }),
+};
+const topKCollect = { name: 'top_k_collect', source: topKCollectSource, uniforms: uniforms({ length: 'u32', groups: 'u32', capacity: 'u32' }) };
+const topKSort = { name: 'top_k_sort', source: topKSortSource, uniforms: uniforms({ k: 'u32' }) };
 
 const ARGMAX_WG = 256;
 /** At most this many argmax candidates (the reduce workgroup's size): plenty of parallelism for 151936. */
@@ -90,14 +99,14 @@ export interface ArgmaxArgs {
 export function argmax(rec: Recorder, { logits, length, out }: ArgmaxArgs): void {
   const what = 'argmax';
   checkLogits(rec, what, logits, length);
-  if (out.size < 4) throw new InvalidArgumentError(`${what}: out holds ${out.size} bytes, one u32 needs 4`);
+  needBytes(what, 'out', out, 4, 'one u32');
   const groups = Math.min(ARGMAX_MAX_GROUPS, Math.ceil(length / (ARGMAX_WG * ARGMAX_PER_INVOCATION)));
   const scratch = scratchFor(rec.gpu);
   const constants = { WG: ARGMAX_WG };
   const partial = rec.gpu.pipelines.get(argmaxPartial, { precision: rec.gpu.precision, constants });
-  rec.dispatch(partial, params().u32(length).u32(groups), [logits, scratch], [groups]);
+  rec.dispatch(partial, argmaxPartial.uniforms.pack({ length, groups }), [logits, scratch], [groups]);
   const reduce = rec.gpu.pipelines.get(argmaxReduce, { precision: rec.gpu.precision, constants });
-  rec.dispatch(reduce, params().u32(groups), [scratch, out], [1]);
+  rec.dispatch(reduce, argmaxReduce.uniforms.pack({ groups }), [scratch, out], [1]);
 }
 
 export interface TopKArgs {
@@ -128,8 +137,8 @@ export function topK(rec: Recorder, { logits, length, k, outValues, outIndices }
   if (!Number.isInteger(k) || k < 1 || k > Math.min(length, TOP_K_MAX)) {
     throw new InvalidArgumentError(`${what}: k ${k} must be an integer from 1 to min(length ${length}, ${TOP_K_MAX})`);
   }
-  if (outValues.size < 4 * k) throw new InvalidArgumentError(`${what}: outValues holds ${outValues.size} bytes, ${k} f32 need ${4 * k}`);
-  if (outIndices.size < 4 * k) throw new InvalidArgumentError(`${what}: outIndices holds ${outIndices.size} bytes, ${k} u32 need ${4 * k}`);
+  needBytes(what, 'outValues', outValues, 4 * k, `${k} f32`);
+  needBytes(what, 'outIndices', outIndices, 4 * k, `${k} u32`);
   // The ties level bins index >> shift; 65536 bins of 2^shift indices must cover the row.
   const indexShift = Math.max(0, Math.ceil(Math.log2(length)) - 16);
   if (indexShift > TOP_K_MAX_INDEX_SHIFT) throw new InvalidArgumentError(`${what}: length ${length} is above ${2 ** (16 + TOP_K_MAX_INDEX_SHIFT)}`);
@@ -146,17 +155,16 @@ export function topK(rec: Recorder, { logits, length, k, outValues, outIndices }
   const threshold = rec.gpu.pipelines.get(topKThreshold); // reads no activations: one f32 variant
   for (let level = 0; level < TOP_K_LEVELS; level++) {
     const bins = { buffer: histograms, offset: level * TOP_K_BINS * 4, size: TOP_K_BINS * 4 };
-    rec.dispatch(histogram, params().u32(length).u32(groups).u32(level).u32(indexShift), [logits, state, bins], [groups]);
-    rec.dispatch(threshold, params().u32(k).u32(level).u32(indexShift).u32(TOP_K_CAPACITY), [bins, state], [1]);
+    rec.dispatch(histogram, topKHistogram.uniforms.pack({ length, groups, level, index_shift: indexShift }), [logits, state, bins], [groups]);
+    rec.dispatch(threshold, topKThreshold.uniforms.pack({ k, level, index_shift: indexShift, capacity: TOP_K_CAPACITY }), [bins, state], [1]);
   }
   const collect = rec.gpu.pipelines.get(topKCollect, { precision, constants: { WG: TOP_K_WG } });
-  rec.dispatch(collect, params().u32(length).u32(groups).u32(TOP_K_CAPACITY), [logits, state, candidates], [groups]);
+  rec.dispatch(collect, topKCollect.uniforms.pack({ length, groups, capacity: TOP_K_CAPACITY }), [logits, state, candidates], [groups]);
   const sort = rec.gpu.pipelines.get(topKSort, { constants: { WG: TOP_K_WG, CAPACITY: TOP_K_CAPACITY } });
-  rec.dispatch(sort, params().u32(k), [state, candidates, outValues, outIndices], [1]);
+  rec.dispatch(sort, topKSort.uniforms.pack({ k }), [state, candidates, outValues, outIndices], [1]);
 }
 
 function checkLogits(rec: Recorder, what: string, logits: GPUBuffer, length: number): void {
-  if (!Number.isInteger(length) || length <= 0) throw new InvalidArgumentError(`${what}: length ${length} must be a positive integer`);
-  const bytes = length * bytesPerActivation(rec.gpu);
-  if (logits.size < bytes) throw new InvalidArgumentError(`${what}: logits holds ${logits.size} bytes, ${length} activations need ${bytes}`);
+  needCount(what, 'length', length);
+  needActivations(rec.gpu, what, 'logits', logits, length);
 }

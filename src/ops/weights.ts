@@ -1,4 +1,5 @@
-import { rowBytes, type GgmlTypeName } from '../formats/ggml_types';
+import { InvalidArgumentError } from '../errors';
+import { BLOCK_LAYOUT, rowBytes, type GgmlTypeName } from '../formats/ggml_types';
 import { RowUploader, type Gpu, type RowBuffer } from '../gpu';
 
 /**
@@ -11,6 +12,22 @@ export interface QuantMatrix {
   rows: number;
   cols: number;
   data: RowBuffer;
+}
+
+/** The checks matvec and matmul make of their weight: a type we run, a whole number of blocks per row, data of that shape. */
+export function needQuantMatrix(what: string, weight: QuantMatrix): void {
+  const { type, rows, cols } = weight;
+  if (!(type in BLOCK_LAYOUT)) throw new InvalidArgumentError(`${what}: unsupported weight type ${String(type)}`);
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
+    throw new InvalidArgumentError(`${what}: weight shape ${rows}×${cols} must be positive integers`);
+  }
+  const { blockValues } = BLOCK_LAYOUT[type];
+  if (cols % blockValues !== 0) throw new InvalidArgumentError(`${what}: a ${type} row holds a multiple of ${blockValues} values, got cols = ${cols}`);
+  if (weight.data.rows !== rows || weight.data.rowBytes !== rowBytes(type, cols)) {
+    throw new InvalidArgumentError(
+      `${what}: weight data is ${weight.data.rows} rows of ${weight.data.rowBytes} bytes, but a ${type} ${rows}×${cols} matrix needs ${rows} rows of ${rowBytes(type, cols)} bytes`,
+    );
+  }
 }
 
 export function createQuantMatrix(gpu: Gpu, type: GgmlTypeName, rows: number, cols: number, label: string): QuantMatrix {

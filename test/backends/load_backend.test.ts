@@ -47,19 +47,29 @@ describe('GGUF routing', () => {
     const none = { requestAdapter: async () => null } as unknown as GPU;
     await expect(loadOnBackend({ url: '/m.gguf', backend: 'ort-webgpu', gpu: none }, io)).rejects.toBeInstanceOf(BackendUnavailableError);
   });
-  test('auto: weight types our kernels refuse → wasm with the reason; explicit webgpu → BackendUnavailable', async () => {
-    const refusal = new ModelFileError('UnsupportedQuantType', 'weight type IQ2_XS is not supported');
+  test('auto: shapes our kernels refuse → wasm with the reason; explicit webgpu → BackendUnavailable', async () => {
+    const refusal = new ModelFileError('UnsupportedArchitecture', 'attention heads of 16 values are not supported');
     const a = fakeNative(refusal);
     const llm = await loadOnBackend({ url: '/m.gguf', backend: 'auto', gpu: hardware, format: 'gguf' }, { ...a.io });
     // With a GPU passed in, auto asks for our kernels first; the refusal moves it to WASM.
     expect(a.calls).toEqual(['webgpu', 'wasm']);
     expect(llm.info.backend).toBe('wasm');
-    expect(llm.info.backendReason).toContain('IQ2_XS');
+    expect(llm.info.backendReason).toContain('heads of 16');
     const b = fakeNative(refusal);
     await expect(loadOnBackend({ url: '/m.gguf', backend: 'webgpu', gpu: hardware }, b.io)).rejects.toMatchObject({ code: 'BackendUnavailable' });
     // Other errors are not turned into a fallback.
     const c = fakeNative(new ModelFileError('TruncatedFile', 'cut short'));
     await expect(loadOnBackend({ url: '/m.gguf', gpu: hardware }, c.io)).rejects.toMatchObject({ code: 'TruncatedFile' });
+  });
+  test('a weight type no backend runs is the ModelFileError itself, on auto and on an explicit webgpu', async () => {
+    // Every backend runs the same weight types (onnxruntime-web dequantizes what MatMulNBits cannot hold),
+    // so falling back or calling it a backend problem would only hide what is wrong with the file.
+    const refusal = new ModelFileError('UnsupportedQuantType', 'tensor "blk.0.ffn_down.weight" has type IQ2_XS');
+    for (const backend of ['auto', 'webgpu'] as const) {
+      const a = fakeNative(refusal);
+      await expect(loadOnBackend({ url: '/m.gguf', backend, gpu: hardware }, a.io)).rejects.toBe(refusal);
+      expect(a.calls).toEqual(['webgpu']);
+    }
   });
 });
 

@@ -51,7 +51,7 @@ function decodeNBits(p: ReturnType<typeof repack>): Float64Array {
 
 describe('GGUF blocks → MatMulNBits', () => {
   const rows = 5, cols = 512;
-  for (const type of ['Q4_0', 'Q8_0', 'Q6_K'] as QuantType[]) {
+  for (const type of ['Q4_0', 'Q8_0', 'Q6_K', 'Q5_0', 'Q3_K', 'IQ4_NL', 'IQ4_XS'] as QuantType[]) {
     it(`${type} repacks without changing a single weight`, () => {
       const bytes = randomQuantMatrix(type, rows, cols, 7);
       const packed = repack(type, bytes, rows, cols);
@@ -83,30 +83,45 @@ describe('GGUF blocks → MatMulNBits', () => {
     expect(maxDiff(packed.data, exact)).toBeLessThan(1e-7 * maxAbs(exact)); // f32 rounding of d·sc·q − dmin·m
   });
 
-  it('F16 becomes f32 exactly', () => {
-    const bytes = randomQuantMatrix('F16', rows, cols, 3);
-    const packed = repack('F16', bytes, rows, cols);
-    expect(packed.kind).toBe('float');
-    expect(Array.from(packed.data)).toEqual(Array.from(dequantizeMatrix('F16', bytes, rows, cols)));
-  });
+  for (const type of ['Q4_1', 'Q2_K'] as QuantType[]) {
+    it(`${type} repacks with float zero points, within f32 rounding (1e-6 of the largest weight)`, () => {
+      const bytes = randomQuantMatrix(type, rows, cols, 9);
+      if (type === 'Q2_K') for (let b = 0; b < bytes.length; b += 84) for (let i = 0; i < 16; i++) bytes[b + i]! |= 1; // no scale 0
+      const packed = repack(type, bytes, rows, cols);
+      expect(packed.kind === 'nbits' && packed.zeroPoints !== undefined).toBe(true);
+      const exact = dequantizeMatrix(type, bytes, rows, cols);
+      expect(maxDiff(decodeNBits(packed), exact)).toBeLessThan(1e-6 * maxAbs(exact));
+    });
+  }
 
-  it('an unsupported weight type fails with UnsupportedQuantType, in repack and in the export', async () => {
+  for (const type of ['F16', 'BF16', 'Q5_1', 'Q5_K'] as QuantType[]) {
+    it(`${type} becomes f32 exactly as ggml's to_float computes it (the reference, rounded once to f32)`, () => {
+      const bytes = randomQuantMatrix(type, rows, cols, 3);
+      const packed = repack(type, bytes, rows, cols);
+      expect(packed.kind).toBe('float');
+      const exact = dequantizeMatrix(type, bytes, rows, cols);
+      // ggml rounds d·q (+ m) in f32; the reference is float64: one f32 rounding of the largest term apart.
+      expect(maxDiff(packed.data, exact)).toBeLessThanOrEqual(2 ** -23 * maxAbs(exact));
+    });
+  }
+
+  it('a weight type no backend runs fails with UnsupportedQuantType, in repack and in the export', async () => {
     const err = (() => {
       try {
-        repack('Q5_1', new Uint8Array(24 * 4), 4, 32, 'blk.0.attn_q.weight');
+        repack('IQ2_XXS', new Uint8Array(66 * 4), 4, 256, 'blk.0.attn_q.weight');
       } catch (e) {
         return e;
       }
     })();
     expect(err).toBeInstanceOf(ModelFileError);
     expect((err as ModelFileError).code).toBe('UnsupportedQuantType');
-    expect((err as Error).message).toMatch(/blk\.0\.attn_q\.weight is Q5_1/);
+    expect((err as Error).message).toMatch(/blk\.0\.attn_q\.weight is IQ2_XXS/);
 
     // A real file with one tensor's type swapped for one the exporter does not map.
     const bytes = fixtureBytes('q4_0');
     const file = await openGguf({ bytes });
     const config = modelConfigFromGguf(file.metadata, file.tensors);
-    const swapped = { ...file, tensors: file.tensors.map((t) => (t.name === 'blk.1.ffn_up.weight' ? { ...t, type: 'Q5_K' as never } : t)) };
+    const swapped = { ...file, tensors: file.tensors.map((t) => (t.name === 'blk.1.ffn_up.weight' ? { ...t, type: 'MXFP4' as never } : t)) };
     await expect(exportGgufToOnnx(swapped, { bytes }, config)).rejects.toMatchObject({ code: 'UnsupportedQuantType' });
   });
 });

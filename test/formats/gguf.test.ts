@@ -295,9 +295,11 @@ describe('corrupt and unsupported files', () => {
   });
 
   it('unsupported tensor types name the tensor and the supported types', async () => {
-    for (const [type, bytesPerBlock, label] of [[GGML_TYPE_ID.Q5_K, 176, 'Q5_K'], [GGML_TYPE_ID.BF16, 512, 'BF16'], [99, 16, 'unknown type id 99']] as const) {
-      const bytes = rewrite((s) => s.map((t) => (t.name === 'blk.0.ffn_down.weight' ? { ...t, dims: [256, 1], type, data: new Uint8Array(bytesPerBlock) } : t)));
-      await expectModelError(open(bytes), 'UnsupportedQuantType', new RegExp(`"blk\\.0\\.ffn_down\\.weight" has type ${label}.*supported types: F32, F16, Q4_0, Q8_0, Q4_K, Q6_K`));
+    const supported = 'F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS';
+    const cases = [[GGML_TYPE_ID.IQ2_XXS, 66, 'IQ2_XXS'], [GGML_TYPE_ID.MXFP4, 136, 'MXFP4'], [34, 54, 'TQ1_0'], [99, 16, 'unknown type id 99']] as const;
+    for (const [type, bytes256, label] of cases) {
+      const bytes = rewrite((s) => s.map((t) => (t.name === 'blk.0.ffn_down.weight' ? { ...t, dims: [256, 1], type, data: new Uint8Array(bytes256) } : t)));
+      await expectModelError(open(bytes), 'UnsupportedQuantType', new RegExp(`"blk\\.0\\.ffn_down\\.weight" has type ${label}.*supported types: ${supported}`));
     }
   });
 

@@ -17,8 +17,14 @@ const gpus: Gpu[] = await Promise.all(precisions.map((p) => (p === shared.precis
 const SHARD_LIMIT = 16384;
 const shardedGpus: Gpu[] = await Promise.all(precisions.map((p) => makeGpu({ precision: p, maxBindingBytes: SHARD_LIMIT })));
 
-/** Widths per type: a few blocks, not a power of two where the block size allows. */
-const COLS: Record<QuantType, number> = { Q4_0: 96, Q8_0: 64, Q4_K: 256, Q6_K: 256, F16: 36, F32: 20 };
+/**
+ * Widths per type: a few blocks, not a power of two where the block size allows; odd block counts for the
+ * 32-value types (rows then alternate between 4- and 2-byte alignment), one block of 256, short float rows.
+ */
+const COLS: Record<QuantType, number> = {
+  Q4_0: 96, Q4_1: 96, Q5_0: 96, Q5_1: 160, Q8_0: 64, IQ4_NL: 96, Q2_K: 256, Q3_K: 256, Q4_K: 256, Q5_K: 256, Q6_K: 256, IQ4_XS: 256,
+  F16: 36, BF16: 28, F32: 20,
+};
 
 function referenceLookup(table: Float64Array, cols: number, vocab: number, ids: ArrayLike<number>): Float64Array {
   const out = new Float64Array(ids.length * cols);

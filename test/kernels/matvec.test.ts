@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import packedWeights from '../../kernels/common/packed_weights.wgsl?raw';
 import { InvalidArgumentError } from '../../src/errors';
-import { params, readBuffer, Recorder, readActivations, uploadActivations, type Gpu, type Precision } from '../../src/gpu';
+import { readBuffer, Recorder, readActivations, uniforms, uploadActivations, type Gpu, type Precision } from '../../src/gpu';
 import { matvec, matvecLayout, matvecVariant, type MatvecLayout } from '../../src/ops/matvec';
 import { destroyQuantMatrix, uploadQuantMatrix, type QuantMatrix } from '../../src/ops/weights';
 import { makeGpu, precisionsOf, testGpu } from '../gpu';
@@ -247,9 +247,8 @@ describe('reference decoders (hand-made blocks)', () => {
 
 describe('packed_weights.wgsl dequant4_* agree with the reference', () => {
   // A tiny kernel that writes every element of a matrix through the shared decoders, byte-addressed by row.
+  const layout = uniforms({ rows: 'u32', cols: 'u32', row_bytes: 'u32' });
   const source = /* wgsl */ `
-struct Params { rows: u32, cols: u32, row_bytes: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> weights: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
 @compute @workgroup_size(64)
@@ -265,14 +264,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     it(type, async () => {
       const gpu = await testGpu();
       const cols = REFERENCE_BLOCKS[type].values === 256 ? 512 : 96;
-      const rows = 5; // odd: Q4_0, Q8_0 and Q6_K rows alternate between 4- and 2-byte alignment
+      const rows = 5; // odd: rows of 2-mod-4-byte blocks (Q4_0, Q5_0, Q8_0, IQ4_NL, Q3_K, Q6_K) alternate between 4- and 2-byte alignment
       const bytes = randomQuantMatrix(type, rows, cols, 99);
       const weight = uploadQuantMatrix(gpu, type, rows, cols, bytes, 'w');
       const out = gpu.allocator.createBuffer(rows * cols * 4, 'out');
-      const kernel = { name: `dequant4_test_${type}`, source: source.replace('DECODE', `dequant4_${type.toLowerCase()}`), includes: [packedWeights] };
+      const kernel = { name: `dequant4_test_${type}`, source: source.replace('DECODE', `dequant4_${type.toLowerCase()}`), uniforms: layout, includes: [packedWeights] };
       const pipeline = await gpu.pipelines.compile(kernel);
       const rec = new Recorder(gpu);
-      rec.dispatch(pipeline, params().u32(rows).u32(cols).u32(referenceRowBytes(type, cols)), [weight.data.shards[0]!.buffer, out], [Math.ceil((rows * cols) / 4 / 64)]);
+      rec.dispatch(pipeline, layout.pack({ rows, cols, row_bytes: referenceRowBytes(type, cols) }), [weight.data.shards[0]!.buffer, out], [Math.ceil((rows * cols) / 4 / 64)]);
       rec.submit();
       const got = new Float32Array(await readBuffer(gpu, out));
       const want = dequantizeMatrix(type, bytes, rows, cols);
@@ -309,7 +308,7 @@ describe.each(PRECISIONS)('matvec (%s activations)', (precision) => {
     });
 
     it('dispatches once per shard when W spans several bindings (device layout and 64 per group)', async () => {
-      const cols = REFERENCE_BLOCKS[type].values === 256 ? 256 : type === 'F16' || type === 'F32' ? 99 : 160;
+      const cols = REFERENCE_BLOCKS[type].values === 256 ? 256 : REFERENCE_BLOCKS[type].values === 1 ? 99 : 160;
       const rows = 67;
       // 17 rows per shard (an odd count: shards start at rows of both alignments) → 4 shards.
       const limit = 17 * referenceRowBytes(type, cols) + 16;

@@ -586,15 +586,15 @@ describe('errors and recovery', () => {
         mentions: /gemma/,
       },
       {
-        name: 'a Q5_K tensor',
+        name: 'an IQ2_XXS tensor',
         make: () => {
           const specs = synthetic.specs.map((t) =>
-            t.name === 'blk.0.ffn_down.weight' ? { ...t, type: 'Q5_K' as const, data: new Uint8Array((t.dims[0]! / 256) * 176 * t.dims[1]!) } : t,
+            t.name === 'blk.0.ffn_down.weight' ? { ...t, type: 'IQ2_XXS' as const, data: new Uint8Array((t.dims[0]! / 256) * 66 * t.dims[1]!) } : t,
           );
           return writeGguf({ metadata: synthetic.metadata, tensors: specs }).bytes;
         },
         code: 'UnsupportedQuantType',
-        mentions: /Q5_K/,
+        mentions: /IQ2_XXS/,
       },
       {
         name: 'attention heads of 16 (no kernel for that size)',

@@ -32,7 +32,11 @@ export interface RefGguf {
   fileSize: number;
 }
 
-const TYPE_IDS: Record<number, QuantType> = { 0: 'F32', 1: 'F16', 2: 'Q4_0', 8: 'Q8_0', 12: 'Q4_K', 14: 'Q6_K' };
+// enum ggml_type of ggml.h.
+const TYPE_IDS: Record<number, QuantType> = {
+  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K', 13: 'Q5_K',
+  14: 'Q6_K', 20: 'IQ4_NL', 23: 'IQ4_XS', 30: 'BF16',
+};
 
 class Cursor {
   private readonly view: DataView;

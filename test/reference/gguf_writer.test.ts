@@ -37,7 +37,7 @@ describe('f16 encoder', () => {
 
 describe('quantizers', () => {
   // Max error relative to each row's max |x|: half a quantization step, plus f16 rounding of the scales.
-  const bounds: Record<QuantType, number> = { F32: 1e-7, F16: 1e-3, Q8_0: 0.5 / 127 + 2e-3,
+  const bounds: Partial<Record<QuantType, number>> = { F32: 1e-7, F16: 1e-3, BF16: 2 ** -8, Q8_0: 0.5 / 127 + 2e-3,
     // Q4_0 (as quantize_row_q4_0_ref): d = max/−8 maps the largest value to −8 exactly, so a value of the
     // opposite sign and equal size clamps at 7/8 of it: up to 1/8 of the block max.
     Q4_0: 1 / 8 + 2e-3, Q4_K: 0.1, Q6_K: 0.03 };
@@ -59,7 +59,7 @@ describe('quantizers', () => {
         }
         if (amax === 0) expect(err).toBe(0);
         // Block formats scale per block: compare with the row max (a loose but meaningful bound).
-        else expect(err, `${type} row ${r}`).toBeLessThanOrEqual(bounds[type] * amax);
+        else expect(err, `${type} row ${r}`).toBeLessThanOrEqual(bounds[type]! * amax);
       }
     });
   }

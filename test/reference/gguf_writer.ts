@@ -148,14 +148,20 @@ class ByteWriter {
 // ---------------------------------------------------------------------------------------------------------
 // The file
 
-/** ggml type ids the writer knows by name (gguf.h / ggml.h `enum ggml_type`). Q5_K is here for tests of rejection. */
-export const GGML_TYPE_ID = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 } as const;
+/**
+ * ggml type ids the writer knows by name (ggml.h `enum ggml_type`): every type the reference decodes, and
+ * two that inpage does not run (IQ2_XXS, MXFP4), for tests of rejection.
+ */
+export const GGML_TYPE_ID = {
+  F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14,
+  IQ2_XXS: 16, IQ4_NL: 20, IQ4_XS: 23, BF16: 30, MXFP4: 39,
+} as const;
 export type WriterTypeName = keyof typeof GGML_TYPE_ID;
 
 const WRITER_BLOCKS: Record<WriterTypeName, { values: number; bytes: number }> = {
   ...REFERENCE_BLOCKS,
-  Q5_K: { values: 256, bytes: 176 }, // ggml_half d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]
-  BF16: { values: 1, bytes: 2 },
+  IQ2_XXS: { values: 256, bytes: 66 }, // ggml_half d; uint16_t qs[32]
+  MXFP4: { values: 32, bytes: 17 }, // uint8_t e; uint8_t qs[16]
 };
 
 export interface TensorSpec {
@@ -437,6 +443,20 @@ export function quantize(type: QuantType, values: ArrayLike<number>, rows: numbe
   if (type === 'F16') {
     for (let i = 0; i < rows * cols; i++) putHalf(out, 2 * i, values[i]!);
     return out;
+  }
+  if (type === 'BF16') {
+    // ggml_compute_fp32_to_bf16: round to nearest even on the top 16 bits of the f32.
+    const bits = new Uint32Array(Float32Array.from(values).buffer);
+    for (let i = 0; i < rows * cols; i++) {
+      const u = bits[i]!;
+      const b = (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+      out[2 * i] = b & 0xff;
+      out[2 * i + 1] = b >> 8;
+    }
+    return out;
+  }
+  if (type !== 'Q8_0' && type !== 'Q4_0' && type !== 'Q4_K' && type !== 'Q6_K') {
+    throw new Error(`quantize: the test writer has no ${type} quantizer; write F32 and use llama.cpp's (./llamacpp_quantize.ts)`);
   }
   const row = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {

@@ -46,6 +46,8 @@ export interface ExportOptions {
 export interface ExportedOnnx {
   model: Uint8Array;
   externalData: { path: 'model.onnx_data'; data: Uint8Array };
+  /** Quantized GGUF types stored as f32 because MatMulNBits cannot hold them without loss (./repack.ts), sorted. */
+  dequantizedTypes: string[];
 }
 
 const EXTERNAL_PATH = 'model.onnx_data';
@@ -100,7 +102,7 @@ export async function exportGgufToOnnx(file: GgufFile, source: ByteSource, c: Mo
   g.output('logits', 'float32', ['batch_size', 'sequence_length', c.vocabSize]);
 
   const built = g.build({ externalDataPath: EXTERNAL_PATH });
-  return { model: built.model, externalData: { path: EXTERNAL_PATH, data: built.externalData?.data ?? new Uint8Array(0) } };
+  return { model: built.model, externalData: { path: EXTERNAL_PATH, data: built.externalData?.data ?? new Uint8Array(0) }, dequantizedTypes: weights.dequantizedTypes() };
 }
 
 /** Reads tensors from the GGUF source one at a time, streamed in chunks. */
@@ -129,7 +131,14 @@ class WeightReader {
   async matrix(name: string): Promise<PackedMatrix> {
     const t = this.info(name);
     const cols = t.dims[0]!;
-    return repack(t.type, await this.bytes(t), t.elements / cols, cols, name);
+    const m = repack(t.type, await this.bytes(t), t.elements / cols, cols, name);
+    if (m.kind === 'float' && t.type !== 'F32' && t.type !== 'F16' && t.type !== 'BF16') this.dequantized.add(t.type);
+    return m;
+  }
+
+  private readonly dequantized = new Set<string>();
+  dequantizedTypes(): string[] {
+    return [...this.dequantized].sort();
   }
 
   async vector(name: string): Promise<Float32Array> {

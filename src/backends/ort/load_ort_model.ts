@@ -71,6 +71,9 @@ export async function loadOrtModelFrom(ort: Ort, source: ByteSource, options: Or
   const matmulWeights = options.matmulWeights === undefined || options.matmulWeights === 'auto' ? (f32Bytes <= F32_WEIGHT_BUDGET ? 'f32' : 'nbits') : options.matmulWeights;
   const onnx = await exportGgufToOnnx(file, source, config, { accuracyLevel: options.accuracyLevel, matmulWeights, maxPositions: contextLength, signal: options.signal });
   const weightBytes = onnx.externalData.data.byteLength;
+  if (onnx.dequantizedTypes.length) {
+    onProgress({ phase: 'metadata', loadedBytes: 0, totalBytes: file.fileSize, message: `${onnx.dequantizedTypes.join(', ')} weights dequantized to f32 (MatMulNBits cannot hold them exactly)` });
+  }
   onProgress({ phase: 'gpu-upload', loadedBytes: weightBytes, totalBytes: weightBytes, message: 'onnxruntime session' });
   const decoder = await OrtDecoder.create(ort, onnx.model, [onnx.externalData], {
     nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, vocabSize: config.vocabSize,
@@ -90,6 +93,7 @@ export async function loadOrtModelFrom(ort: Ort, source: ByteSource, options: Or
     weightBytes,
     kvCacheBytes: 2 * config.nLayers * contextLength * config.nKvHeads * config.headDim * 4,
     hasChatTemplate: template !== undefined,
+    dequantizedTypes: onnx.dequantizedTypes,
   };
   let chatTemplate: ChatTemplate | undefined;
   const renderChat = (messages: { role: string; content: string }[]) => {

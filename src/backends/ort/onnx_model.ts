@@ -133,6 +133,7 @@ export async function loadOnnxModel(options: LoadOnnxModelOptions, hooks: OnnxLo
       weightBytes,
       kvCacheBytes: 2 * cfg.nLayers * cfg.nKvHeads * cfg.headDim * contextLength * (kvType === 'float16' ? 2 : 4),
       hasChatTemplate: templateSource !== undefined,
+      dequantizedTypes: [],
     };
     onProgress({ phase: 'ready', loadedBytes: weightBytes, totalBytes: weightBytes, message: `ready (${choice.backend}: ${choice.reason})` });
     return new LanguageModel({ session, tokenizer, renderChat, info, destroy: () => decoder.dispose(), samplingDefaults: samplingDefaultsFrom(generation) });
