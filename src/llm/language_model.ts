@@ -1,7 +1,7 @@
 /**
  * A loaded GGUF language model with the OpenAI-shaped API: `completions.create`, `chat.completions.create`
- * (both with `stream: true`), `tokenizer`, `info`, `unload()`. Requests run one at a time, in the order
- * they were made.
+ * (both with `stream: true`), `tokenizer`, `info`, `unload()`. Requests are checked when made (request.ts)
+ * and run one at a time, in the order they were made (request_queue.ts).
  */
 import { InvalidArgumentError } from '../errors';
 import type { GgufFile } from '../formats/gguf';
@@ -17,11 +17,15 @@ import type {
   SamplingOptions,
 } from './api_types';
 import type { GenerationResult, GenerationSession } from './generate';
+import { checkRequest, type CheckedOptions, type TemplateMessage } from './request';
+import { RequestQueue, type Turn } from './request_queue';
 import { DEFAULT_SAMPLING, type SamplingParams } from './sampler';
 
 /** The tokenizer surface the model exposes (built from the GGUF metadata). */
 export interface ModelTokenizer {
   encode(text: string, options?: { addBos?: boolean; parseSpecial?: boolean }): number[];
+  /** Message content made safe for a template whose output is encoded with parseSpecial (control-token text stays text). */
+  protectLiteral(text: string): string;
   decode(ids: readonly number[], options?: { skipSpecial?: boolean }): string;
   createStreamDecoder(): { push(id: number): string; flush(): string };
   isEndOfGeneration(id: number): boolean;
@@ -81,26 +85,35 @@ export interface LanguageModelParts {
   gpu?: Gpu;
   session: GenerationSession;
   tokenizer: ModelTokenizer;
-  renderChat: (messages: ChatCompletionRequest['messages']) => string;
+  renderChat: (messages: TemplateMessage[]) => string;
   info: ModelInfo;
   destroy: () => void | Promise<void>;
   /** Sampling defaults of the model (e.g. generation_config.json), used where a request leaves a field out. */
   samplingDefaults?: Partial<SamplingOptions>;
+  /** How long an unread stream may keep other requests waiting (request_queue.ts); default 10 s. */
+  streamIdleTimeoutMs?: number;
 }
 
 let nextId = 1;
 const requestId = (prefix: string) => `${prefix}-${Date.now().toString(36)}${(nextId++).toString(36)}`;
 
+/** A request after checking: what the generation loop needs, decided before the request is queued. */
+interface Job {
+  prompt: number[];
+  sampling: SamplingParams;
+  maxTokens: number;
+  stop: string[];
+  signal?: AbortSignal;
+}
+
 export class LanguageModel {
   readonly tokenizer: ModelTokenizer;
   readonly info: ModelInfo;
-  /** Serialises requests: each waits for the one before it (two at once both complete, in order). */
-  private queue: Promise<unknown> = Promise.resolve();
-  private unloaded = false;
+  /** One request at a time, in order; aborts, unload and abandoned streams settle at once (request_queue.ts). */
+  private readonly queue: RequestQueue;
 
   readonly completions = {
-    create: ((req: CompletionRequest) =>
-      req.stream ? Promise.resolve(this.streamCompletion(req)) : this.completion(req)) as {
+    create: ((req: CompletionRequest) => this.create('completions', req)) as {
       (req: CompletionRequest & { stream: true }): Promise<AsyncIterable<CompletionChunk>>;
       (req: CompletionRequest & { stream?: false }): Promise<Completion>;
       (req: CompletionRequest): Promise<Completion | AsyncIterable<CompletionChunk>>;
@@ -109,8 +122,7 @@ export class LanguageModel {
 
   readonly chat = {
     completions: {
-      create: ((req: ChatCompletionRequest) =>
-        req.stream ? Promise.resolve(this.streamChat(req)) : this.chatCompletion(req)) as {
+      create: ((req: ChatCompletionRequest) => this.create('chat', req)) as {
         (req: ChatCompletionRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
         (req: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
         (req: ChatCompletionRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
@@ -121,6 +133,7 @@ export class LanguageModel {
   constructor(private readonly parts: LanguageModelParts) {
     this.tokenizer = parts.tokenizer;
     this.info = parts.info;
+    this.queue = new RequestQueue(parts.streamIdleTimeoutMs);
   }
 
   /**
@@ -128,20 +141,54 @@ export class LanguageModel {
    * perplexity and for comparing with other implementations. Runs after queued requests.
    */
   async logits(tokens: readonly number[]): Promise<Float32Array[]> {
-    return this.exclusive(() => this.parts.session.logits(tokens));
+    this.assertLoaded();
+    const turn = await this.queue.take(undefined);
+    try {
+      this.parts.gpu?.assertAlive();
+      return await this.parts.session.logits(tokens);
+    } finally {
+      turn.end();
+    }
   }
 
-  /** Frees the GPU memory. The model cannot be used afterwards. */
+  /**
+   * Frees the GPU memory. Requests still waiting reject with AbortError at once, the running one at its next
+   * step (a stream nobody is reading, immediately); then the memory goes. The model cannot be used afterwards.
+   */
   async unload(): Promise<void> {
-    if (this.unloaded) return;
-    this.unloaded = true;
-    await this.queue.catch(() => {});
+    if (this.queue.closed) return;
+    await this.queue.close('the model was unloaded');
     await this.parts.destroy();
   }
 
-  private async completion(req: CompletionRequest): Promise<Completion> {
+  /** Checks the request (rejecting at once, streaming or not, if it is bad), then runs it in its turn. */
+  private create(api: 'completions' | 'chat', req: CompletionRequest | ChatCompletionRequest): Promise<unknown> {
+    let job: Job;
+    let stream: boolean;
+    try {
+      this.assertLoaded();
+      const checked = checkRequest(api, req, this.tokenizer.vocabSize);
+      stream = checked.options.stream;
+      job = this.job(checked.api === 'chat' ? this.chatTokens(checked.messages) : this.promptTokens(checked.prompt), checked.options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!stream) return api === 'chat' ? this.chatCompletion(job) : this.completion(job);
+    const box: { turn?: Turn } = {};
+    const chunks = api === 'chat' ? this.streamChat(job, box) : this.streamCompletion(job, box);
+    this.queue.watch(chunks, box);
+    return Promise.resolve(chunks);
+  }
+
+  private job(prompt: number[], checked: CheckedOptions): Job {
+    // The model's own defaults (an ONNX folder's generation_config.json) under what the request says.
+    const opts: SamplingOptions = { ...this.parts.samplingDefaults, ...checked };
+    return { prompt, sampling: samplingParams(opts), maxTokens: opts.max_tokens ?? 256, stop: checked.stop, signal: checked.signal };
+  }
+
+  private async completion(job: Job): Promise<Completion> {
     let text = '';
-    const gen = this.run(this.promptTokens(req.prompt), req);
+    const gen = this.run(job, {});
     let r = await gen.next();
     while (!r.done) {
       text += r.value;
@@ -154,10 +201,10 @@ export class LanguageModel {
     };
   }
 
-  private async *streamCompletion(req: CompletionRequest): AsyncGenerator<CompletionChunk> {
+  private async *streamCompletion(job: Job, box: { turn?: Turn }): AsyncGenerator<CompletionChunk> {
     const id = requestId('cmpl');
     const base = { id, object: 'text_completion' as const, created: now(), model: this.info.name };
-    const gen = this.run(this.promptTokens(req.prompt), req);
+    const gen = this.run(job, box);
     try {
       let r = await gen.next();
       while (!r.done) {
@@ -167,14 +214,14 @@ export class LanguageModel {
       yield { ...base, choices: [{ index: 0, text: '', finish_reason: r.value.finishReason, logprobs: null }], usage: usage(r.value), timings: r.value.timings };
     } finally {
       // A consumer that stops early (break out of for-await) returns this generator: pass that on, so
-      // run() releases its queue slot; otherwise every later request (and unload) would wait forever.
+      // run() ends its turn; otherwise every later request would wait for the idle rule.
       await gen.return(undefined as never);
     }
   }
 
-  private async chatCompletion(req: ChatCompletionRequest): Promise<ChatCompletion> {
+  private async chatCompletion(job: Job): Promise<ChatCompletion> {
     let content = '';
-    const gen = this.run(this.chatTokens(req), req);
+    const gen = this.run(job, {});
     let r = await gen.next();
     while (!r.done) {
       content += r.value;
@@ -187,9 +234,9 @@ export class LanguageModel {
     };
   }
 
-  private async *streamChat(req: ChatCompletionRequest): AsyncGenerator<ChatCompletionChunk> {
+  private async *streamChat(job: Job, box: { turn?: Turn }): AsyncGenerator<ChatCompletionChunk> {
     const base = { id: requestId('chatcmpl'), object: 'chat.completion.chunk' as const, created: now(), model: this.info.name };
-    const gen = this.run(this.chatTokens(req), req);
+    const gen = this.run(job, box);
     try {
       yield { ...base, choices: [{ index: 0, delta: { role: 'assistant' }, finish_reason: null, logprobs: null }] };
       let r = await gen.next();
@@ -199,66 +246,46 @@ export class LanguageModel {
       }
       yield { ...base, choices: [{ index: 0, delta: {}, finish_reason: r.value.finishReason, logprobs: null }], usage: usage(r.value), timings: r.value.timings };
     } finally {
-      await gen.return(undefined as never); // as in streamCompletion: release the queue slot on early exit
+      await gen.return(undefined as never); // as in streamCompletion
     }
   }
 
   private promptTokens(prompt: string | number[]): number[] {
-    return typeof prompt === 'string' ? this.tokenizer.encode(prompt) : [...prompt];
+    return typeof prompt === 'string' ? this.tokenizer.encode(prompt) : prompt;
   }
 
-  private chatTokens(req: ChatCompletionRequest): number[] {
-    if (!Array.isArray(req.messages) || req.messages.length === 0) throw new InvalidArgumentError('chat.completions.create needs a non-empty messages array');
+  private chatTokens(messages: TemplateMessage[]): number[] {
+    // Message text cannot turn into control tokens: only the template's own markers are parsed as special.
+    const protectedMessages = messages.map((m) => ({ ...m, content: this.tokenizer.protectLiteral(m.content) }));
     // The rendered template has its leading BOS text stripped when the tokenizer adds BOS itself
     // (llama.cpp's rule), so the default addBos gives exactly one.
-    return this.tokenizer.encode(this.parts.renderChat(req.messages), { parseSpecial: true });
+    return this.tokenizer.encode(this.parts.renderChat(protectedMessages), { parseSpecial: true });
   }
 
   /**
-   * Runs one generation after the requests before it, yielding text. The queue slot is held until the
-   * generator finishes or is abandoned (return()), so concurrent requests never interleave on the GPU.
+   * Runs one generation in its turn, yielding text. The turn is held until the generator finishes or is
+   * abandoned (return(), garbage collection, the idle rule), so requests never interleave on the GPU.
    */
-  private async *run(prompt: number[], request: SamplingOptions): AsyncGenerator<string, GenerationResult> {
-    // The model's own defaults (an ONNX folder's generation_config.json) under what the request says.
-    const opts: SamplingOptions = { ...this.parts.samplingDefaults, ...definedOnly(request) };
-    if (this.unloaded) throw new InvalidArgumentError('this model was unloaded');
-    const sampling = samplingParams(opts, this.tokenizer.vocabSize);
-    const maxTokens = opts.max_tokens ?? 256;
-    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new InvalidArgumentError(`max_tokens must be a non-negative integer, got ${opts.max_tokens}`);
-    const stop = opts.stop === undefined ? [] : Array.isArray(opts.stop) ? opts.stop : [opts.stop];
-    const release = await this.takeTurn();
+  private async *run(job: Job, box: { turn?: Turn }): AsyncGenerator<string, GenerationResult> {
+    const turn = await this.queue.take(job.signal);
+    box.turn = turn;
     try {
       this.parts.gpu?.assertAlive();
-      return yield* this.parts.session.generate({ prompt, sampling, maxTokens, stop, signal: opts.signal }, this.tokenizer);
+      const gen = this.parts.session.generate({ ...job, signal: turn.signal }, this.tokenizer);
+      for (let r = await gen.next(); ; r = await gen.next()) {
+        if (r.done) return r.value;
+        turn.park();
+        yield r.value;
+        turn.unpark();
+      }
     } finally {
-      release();
+      turn.end();
     }
   }
 
-  /** Waits for the requests queued before this one; the returned function lets the next one run. */
-  private async takeTurn(): Promise<() => void> {
-    if (this.unloaded) throw new InvalidArgumentError('this model was unloaded');
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const before = this.queue;
-    this.queue = before.then(() => mine);
-    await before.catch(() => {});
-    return release;
+  private assertLoaded(): void {
+    if (this.queue.closed) throw new InvalidArgumentError('this model was unloaded');
   }
-
-  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const release = await this.takeTurn();
-    try {
-      this.parts.gpu?.assertAlive();
-      return await fn();
-    } finally {
-      release();
-    }
-  }
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function now(): number {
@@ -269,30 +296,20 @@ function usage(r: GenerationResult) {
   return { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens };
 }
 
-/** Request options → sampler parameters, with llama.cpp's defaults and validation. */
-export function samplingParams(o: SamplingOptions, vocabSize: number): SamplingParams {
-  const num = (name: string, v: number | undefined, fallback: number, ok: (x: number) => boolean) => {
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !ok(v)) throw new InvalidArgumentError(`${name} ${v} is out of range`);
-    return v;
-  };
+/** Checked request options (request.ts) → sampler parameters, with llama.cpp's defaults. */
+export function samplingParams(o: SamplingOptions): SamplingParams {
   const logitBias = new Map<number, number>();
-  for (const [key, bias] of Object.entries(o.logit_bias ?? {})) {
-    const id = Number(key);
-    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new InvalidArgumentError(`logit_bias: ${key} is not a token id (0..${vocabSize - 1})`);
-    if (!Number.isFinite(bias)) throw new InvalidArgumentError(`logit_bias[${key}] must be a finite number`);
-    logitBias.set(id, bias);
-  }
+  for (const [key, bias] of Object.entries(o.logit_bias ?? {})) logitBias.set(Number(key), bias);
   return {
-    temperature: num('temperature', o.temperature, DEFAULT_SAMPLING.temperature, (x) => x >= 0 && Number.isFinite(x)),
-    topK: num('top_k', o.top_k, DEFAULT_SAMPLING.topK, (x) => Number.isInteger(x) && x >= 0),
-    topP: num('top_p', o.top_p, DEFAULT_SAMPLING.topP, (x) => x > 0 && x <= 1),
-    minP: num('min_p', o.min_p, DEFAULT_SAMPLING.minP, (x) => x >= 0 && x <= 1),
-    repetitionPenalty: num('repetition_penalty', o.repetition_penalty, DEFAULT_SAMPLING.repetitionPenalty, (x) => x > 0 && Number.isFinite(x)),
-    presencePenalty: num('presence_penalty', o.presence_penalty, DEFAULT_SAMPLING.presencePenalty, Number.isFinite),
-    frequencyPenalty: num('frequency_penalty', o.frequency_penalty, DEFAULT_SAMPLING.frequencyPenalty, Number.isFinite),
-    penaltyLastN: num('penalty_last_n', o.penalty_last_n, DEFAULT_SAMPLING.penaltyLastN, (x) => Number.isInteger(x) && x >= -1),
+    temperature: o.temperature ?? DEFAULT_SAMPLING.temperature,
+    topK: o.top_k ?? DEFAULT_SAMPLING.topK,
+    topP: o.top_p ?? DEFAULT_SAMPLING.topP,
+    minP: o.min_p ?? DEFAULT_SAMPLING.minP,
+    repetitionPenalty: o.repetition_penalty ?? DEFAULT_SAMPLING.repetitionPenalty,
+    presencePenalty: o.presence_penalty ?? DEFAULT_SAMPLING.presencePenalty,
+    frequencyPenalty: o.frequency_penalty ?? DEFAULT_SAMPLING.frequencyPenalty,
+    penaltyLastN: o.penalty_last_n ?? DEFAULT_SAMPLING.penaltyLastN,
     logitBias,
-    seed: num('seed', o.seed, Math.floor(Math.random() * 2 ** 32), Number.isInteger) >>> 0,
+    seed: (o.seed ?? Math.floor(Math.random() * 2 ** 32)) >>> 0,
   };
 }

@@ -19,6 +19,7 @@ import { modelConfigFromGguf } from './config';
 import { Session } from './generate';
 import { KvCache } from './kv_cache';
 import { ggufModelInfo, LanguageModel, type ModelInfo } from './language_model';
+import { sessionShape, type SessionOptions } from './session_options';
 import { LlamaModel } from './llama';
 import { destroyModelWeights, loadModelWeights } from './model_weights';
 import { TokenSelector } from './token_selector';
@@ -40,7 +41,7 @@ export interface LoadProgressEvent {
   etaSeconds?: number;
 }
 
-export interface LoadModelOptions {
+export interface LoadModelOptions extends SessionOptions {
   url?: string;
   file?: Blob;
   bytes?: Uint8Array;
@@ -55,10 +56,6 @@ export interface LoadModelOptions {
    * is injected); by the time this module runs, it is already on the thread it will stay on.
    */
   worker?: boolean;
-  /** Context window in tokens (default: the model's, capped at 4096 to bound KV-cache memory). */
-  contextLength?: number;
-  /** Tokens per prefill step (default 128). */
-  prefillChunk?: number;
   /** A `GPU` to use instead of navigator.gpu (Node: the `webgpu` package), or an already acquired Gpu. */
   gpu?: GPU | Gpu;
   precision?: 'auto' | 'f32' | 'f16';
@@ -118,11 +115,9 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
   const template = typeof file.metadata['tokenizer.chat_template'] === 'string' ? (file.metadata['tokenizer.chat_template'] as string) : undefined;
   onProgress({ phase: 'metadata', loadedBytes: 0, totalBytes: file.fileSize, message: `${config.architecture}, ${config.nLayers} layers` });
 
-  const contextLength = options.contextLength ?? Math.min(config.contextLength, 4096);
-  if (!Number.isInteger(contextLength) || contextLength < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${options.contextLength}`);
+  const { contextLength, prefillChunk: chunk, streamIdleTimeoutMs } = sessionShape(options, config.contextLength);
   const ownGpu = !(options.gpu && 'device' in options.gpu);
   const gpu = ownGpu ? await acquireGpu({ gpu: options.gpu as GPU | undefined, precision: options.precision }, hooks.takeDevice?.()) : (options.gpu as Gpu);
-  const chunk = Math.min(options.prefillChunk ?? 128, contextLength);
 
   let weights;
   const upload = new RateMeter();
@@ -186,7 +181,7 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
   };
   onProgress({ phase: 'ready', loadedBytes: weights.bytes, totalBytes: weights.bytes, message: 'ready' });
   return new LanguageModel({
-    gpu, session, tokenizer, renderChat, info,
+    gpu, session, tokenizer, renderChat, info, streamIdleTimeoutMs,
     destroy,
   });
 }

@@ -27,10 +27,9 @@ export async function warmUp(model: LlamaModel, selector: TokenSelector, onPhase
   await gpu.checkErrors();
   onPhase('warm-up');
   try {
-    const vocab = model.config.vocabSize;
-    const greedy = samplingParams({ temperature: 0, seed: 0 }, vocab);
+    const greedy = samplingParams({ temperature: 0, seed: 0 });
     // Every stage of the sampling path: penalties and a bias (logit adjustments), top-k, top-p, min-p.
-    const sampled = samplingParams({ temperature: 0.8, top_k: 40, top_p: 0.95, min_p: 0.05, repetition_penalty: 1.1, logit_bias: { [token]: -1 }, seed: 0 }, vocab);
+    const sampled = samplingParams({ temperature: 0.8, top_k: 40, top_p: 0.95, min_p: 0.05, repetition_penalty: 1.1, logit_bias: { [token]: -1 }, seed: 0 });
     await selector.select(rec, model.scratch.logits, greedy, [], new Random(0)); // submits the forward passes too
     await selector.select(new Recorder(gpu), model.scratch.logits, sampled, [token], new Random(0));
   } finally {

@@ -18,6 +18,7 @@ import type { LanguageModel as EngineLanguageModel, ModelTokenizer } from '../ll
 import type { LoadProgressEvent } from '../llm/load_model';
 import type { RuntimeLoadOptions } from './engine_load';
 import { hfTokenizerFromMetadata } from '../backends/ort/hf_tokenizer';
+import { checkRequest } from '../llm/request';
 import { createTokenizer } from '../tokenizer';
 import {
   abortReasonOf,
@@ -219,6 +220,13 @@ export class RemoteLanguageModel implements LanguageModel {
   }
 
   private create(api: GenerationApi, req: AnyRequest): Promise<unknown> {
+    try {
+      // Checked here too, so a bad request rejects at create() — streaming or not — without a round trip.
+      this.checkUsable();
+      checkRequest(api, req, this.info.vocabSize);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return req.stream ? Promise.resolve(this.stream(api, req)) : this.once(api, req);
   }
 

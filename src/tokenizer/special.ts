@@ -12,6 +12,26 @@ export type Fragment = string | number;
 // C isspace() in the "C" locale, which llama.cpp uses for lstrip/rstrip.
 const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\n' || c === '\v' || c === '\f' || c === '\r';
 
+/**
+ * Inserted between the characters of control-token text found in message content, so the chat template's
+ * output can be tokenized with special tokens parsed (the template's own `<|im_start|>` must become its id)
+ * while the same text typed by a user stays text. U+FDD0 is a Unicode noncharacter ("for internal use"),
+ * never part of real text; encode removes every one after the special-token partition.
+ */
+export const LITERAL_MARK = '\uFDD0';
+
+/** `text` with every control or unknown token's text broken up by LITERAL_MARK (see above). */
+export function protectLiteral(vocab: Vocab, text: string): string {
+  let out = text;
+  for (const id of vocab.specialTokens) {
+    const attr = vocab.attrs[id]!;
+    const needle = vocab.tokens[id]!;
+    if (!(attr & (ATTR.CONTROL | ATTR.UNKNOWN)) || needle.length < 2 || !out.includes(needle)) continue;
+    out = out.replaceAll(needle, [...needle].join(LITERAL_MARK));
+  }
+  return out;
+}
+
 export function partitionSpecial(vocab: Vocab, text: string, parseSpecial: boolean): Fragment[] {
   let fragments: Fragment[] = text === '' ? [] : [text];
   for (const id of vocab.specialTokens) {

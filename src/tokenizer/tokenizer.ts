@@ -14,7 +14,7 @@ import { InvalidArgumentError } from '../errors';
 import { BpeTokenizer } from './bpe';
 import { type DecodeOptions, type StreamDecoder, Pieces, createStreamDecoder, decode } from './decode';
 import type { Metadata } from './metadata';
-import { partitionSpecial } from './special';
+import { LITERAL_MARK, partitionSpecial, protectLiteral } from './special';
 import { SpmTokenizer } from './spm';
 import { toWellFormed } from './unicode';
 import { ATTR, type TokenizerModel, loadVocab } from './vocab';
@@ -50,6 +50,11 @@ export interface Tokenizer {
   /** Every token that ends generation (EOS, EOT, EOM and the others llama.cpp recognises), ascending. */
   readonly endOfGenerationIds: readonly number[];
   encode(text: string, opts?: EncodeOptions): number[];
+  /**
+   * `text` (a chat message's content) made safe to pass through a chat template whose output is encoded
+   * with `parseSpecial`: control-token text in it stays text instead of becoming the control token.
+   */
+  protectLiteral(text: string): string;
   decode(ids: readonly number[], opts?: DecodeOptions): string;
   /** A streaming decoder for generated tokens (its own state; create one per generation). */
   createStreamDecoder(opts?: Omit<DecodeOptions, 'cleanSpaces'>): StreamDecoder;
@@ -72,7 +77,9 @@ export function createTokenizer(metadata: Metadata): Tokenizer {
   const encode = (text: string, opts: EncodeOptions = {}): number[] => {
     const out: number[] = [];
     if ((opts.addBos ?? vocab.addBos) && vocab.bos !== null) out.push(vocab.bos);
-    const fragments = partitionSpecial(vocab, toWellFormed(text), opts.parseSpecial ?? false);
+    const fragments = partitionSpecial(vocab, toWellFormed(text), opts.parseSpecial ?? false).map((f) =>
+      typeof f === 'string' && f.includes(LITERAL_MARK) ? f.replaceAll(LITERAL_MARK, '') : f,
+    );
     let prevSpecial = true; // SPM prefixes a space to the text at the start and after each special token
     for (const f of fragments) {
       if (typeof f === 'number') {
@@ -111,6 +118,7 @@ export function createTokenizer(metadata: Metadata): Tokenizer {
     addEos: vocab.addEos,
     endOfGenerationIds,
     encode,
+    protectLiteral: (text: string) => protectLiteral(vocab, text),
     decode: (ids, opts) => decode(vocab, pieces, ids.map(checkId), opts),
     createStreamDecoder: (opts) => {
       const inner = createStreamDecoder(vocab, pieces, opts);

@@ -7,6 +7,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ModelFileError } from '../../errors';
 import type { ModelTokenizer } from '../../llm/language_model';
+import { LITERAL_MARK } from '../../tokenizer';
 
 export interface HfTokenizerConfig {
   bos_token?: string | { content: string } | null;
@@ -52,6 +53,8 @@ export class HfTokenizer implements ModelTokenizer {
   readonly addsBos: boolean;
   private readonly hf: Tokenizer;
   private readonly eos: Set<number>;
+  /** The texts of tokenizer.json's special added tokens (what message content must not be able to produce). */
+  private readonly specialTexts: string[];
 
   constructor(tokenizerJson: object, config: HfTokenizerConfig, o: HfTokenizerOptions) {
     try {
@@ -63,6 +66,8 @@ export class HfTokenizer implements ModelTokenizer {
     const bosText = tokenText(config.bos_token);
     this.bosId = o.bosId ?? (bosText !== undefined ? this.hf.token_to_id(bosText) : undefined);
     this.eos = new Set(o.eosIds);
+    const added = (tokenizerJson as { added_tokens?: { content?: unknown; special?: unknown }[] }).added_tokens ?? [];
+    this.specialTexts = added.filter((t) => t.special === true && typeof t.content === 'string').map((t) => t.content as string);
     const eosText = tokenText(config.eos_token);
     const eosFromText = eosText !== undefined ? this.hf.token_to_id(eosText) : undefined;
     if (eosFromText !== undefined) this.eos.add(eosFromText);
@@ -72,9 +77,20 @@ export class HfTokenizer implements ModelTokenizer {
   }
 
   encode(text: string, options: { addBos?: boolean; parseSpecial?: boolean } = {}): number[] {
-    // Special tokens written in the text are always recognised (tokenizer.json's added tokens).
-    const ids = this.hf.encode(text, { add_special_tokens: options.addBos ?? true }).ids;
+    // Special tokens written in the text are always recognised (tokenizer.json's added tokens), except
+    // where protectLiteral broke them up: the pieces between marks are encoded one after another, so the
+    // protected text becomes ordinary tokens (not necessarily the ones a whole-string encode would give:
+    // @huggingface/tokenizers has no switch to turn its added-token matching off).
+    const pieces = text.split(LITERAL_MARK);
+    const ids = this.hf.encode(pieces[0]!, { add_special_tokens: options.addBos ?? true }).ids;
+    for (const piece of pieces.slice(1)) if (piece !== '') ids.push(...this.hf.encode(piece, { add_special_tokens: false }).ids);
     return ids;
+  }
+
+  protectLiteral(text: string): string {
+    let out = text;
+    for (const t of this.specialTexts) if (t.length > 1 && out.includes(t)) out = out.replaceAll(t, [...t].join(LITERAL_MARK));
+    return out;
   }
 
   decode(ids: readonly number[], options: { skipSpecial?: boolean } = {}): string {

@@ -4,11 +4,11 @@
  * same generation loop, tokenizer and chat template as the native engine. Everything that can be wrong
  * with the file is found before onnxruntime is involved (openGguf, modelConfigFromGguf, the exporter).
  */
-import { InvalidArgumentError } from '../../errors';
 import { openGguf, type ByteSource } from '../../formats/gguf';
 import { modelConfigFromGguf, type ModelConfig } from '../../llm/config';
 import { GenerationSession } from '../../llm/generate';
 import { ggufModelInfo, LanguageModel, type ModelInfo } from '../../llm/language_model';
+import { sessionShape, type SessionOptions } from '../../llm/session_options';
 import type { LoadProgressEvent } from '../../llm/load_model';
 import { ChatTemplate, type ChatFallback } from '../../tokenizer/chat';
 import { createTokenizer } from '../../tokenizer';
@@ -17,11 +17,7 @@ import { OrtDecoder, type Ort } from './ort_decoder';
 import { OrtEngine } from './ort_engine';
 import { gpuKvSessionOptions } from './ort_runtime';
 
-export interface OrtLoadOptions {
-  /** Context window in tokens (default: the model's, capped at 4096). */
-  contextLength?: number;
-  /** Tokens per prefill call (default 128). */
-  prefillChunk?: number;
+export interface OrtLoadOptions extends SessionOptions {
   chatFallback?: ChatFallback;
   /** MatMulNBits accuracy_level (see ExportOptions): 0 exact f32 (default), 4 int8 activations. */
   accuracyLevel?: 0 | 4;
@@ -63,9 +59,7 @@ export async function loadOrtModelFrom(ort: Ort, source: ByteSource, options: Or
   const tokenizer = createTokenizer(file.metadata);
   const template = typeof file.metadata['tokenizer.chat_template'] === 'string' ? (file.metadata['tokenizer.chat_template'] as string) : undefined;
   onProgress({ phase: 'metadata', loadedBytes: 0, totalBytes: file.fileSize, message: `${config.architecture}, ${config.nLayers} layers` });
-  const contextLength = options.contextLength ?? Math.min(config.contextLength, 4096);
-  if (!Number.isInteger(contextLength) || contextLength < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${options.contextLength}`);
-  const chunk = Math.min(options.prefillChunk ?? 128, contextLength);
+  const { contextLength, prefillChunk: chunk, streamIdleTimeoutMs } = sessionShape(options, config.contextLength);
 
   const f32Bytes = linearWeightCount(config) * 4;
   const matmulWeights = options.matmulWeights === undefined || options.matmulWeights === 'auto' ? (f32Bytes <= F32_WEIGHT_BUDGET ? 'f32' : 'nbits') : options.matmulWeights;
@@ -101,5 +95,5 @@ export async function loadOrtModelFrom(ort: Ort, source: ByteSource, options: Or
     return chatTemplate.render(messages, { addGenerationPrompt: true });
   };
   onProgress({ phase: 'ready', loadedBytes: weightBytes, totalBytes: weightBytes, message: 'ready' });
-  return new LanguageModel({ session, tokenizer, renderChat, info, destroy: () => decoder.dispose() });
+  return new LanguageModel({ session, tokenizer, renderChat, info, streamIdleTimeoutMs, destroy: () => decoder.dispose() });
 }

@@ -11,6 +11,7 @@ import { InvalidArgumentError } from '../../errors';
 import type { LoadProgressEvent } from '../../llm/load_model';
 import { GenerationSession } from '../../llm/generate';
 import { LanguageModel, type LanguageModelParts, type ModelInfo } from '../../llm/language_model';
+import { sessionShape, type SessionOptions } from '../../llm/session_options';
 import { ChatTemplate, type ChatFallback } from '../../tokenizer/chat';
 import { chooseBackend, describeAdapter, type BackendChoice } from '../choose';
 import { HfTokenizer, tokenText, type HfTokenizerConfig, type HfTokenizerSpec } from './hf_tokenizer';
@@ -21,7 +22,7 @@ import { OrtEngine } from './ort_engine';
 
 export type { OnnxDtype, OnnxFolderFiles };
 
-export interface LoadOnnxModelOptions extends OrtRuntimeOptions {
+export interface LoadOnnxModelOptions extends OrtRuntimeOptions, SessionOptions {
   /** The folder's URL (holding config.json, tokenizer.json, onnx/…). */
   url?: string;
   /** Or the folder's files by path ('config.json', 'onnx/model.onnx', …): Blobs, bytes or URLs. */
@@ -34,10 +35,6 @@ export interface LoadOnnxModelOptions extends OrtRuntimeOptions {
   backend?: 'auto' | 'ort-webgpu' | 'wasm';
   /** A GPU to look at for the backend choice instead of navigator.gpu. */
   gpu?: GPU;
-  /** Context window (default: the model's max_position_embeddings, capped at 4096). */
-  contextLength?: number;
-  /** Tokens per prefill run (default 128). */
-  prefillChunk?: number;
   chatFallback?: ChatFallback;
   onProgress?: (e: LoadProgressEvent) => void;
   signal?: AbortSignal;
@@ -84,8 +81,7 @@ export async function loadOnnxModel(options: LoadOnnxModelOptions, hooks: OnnxLo
     const weightBytes = model.byteLength + externalData.reduce((s, e) => s + e.data.byteLength, 0);
     onProgress({ phase: 'gpu-upload', loadedBytes: 0, totalBytes: weightBytes, message: `creating the onnxruntime session (${choice.backend})` });
 
-    const contextLength = options.contextLength ?? Math.min(cfg.contextLength, 4096);
-    if (!Number.isInteger(contextLength) || contextLength < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${options.contextLength}`);
+    const { contextLength, prefillChunk, streamIdleTimeoutMs } = sessionShape(options, cfg.contextLength);
     const gpuKv = choice.backend === 'ort-webgpu';
     const kvType = kvTypeFor(options.dtype);
     const decoder = await OrtDecoder.create(ort, model, externalData, {
@@ -115,7 +111,7 @@ export async function loadOnnxModel(options: LoadOnnxModelOptions, hooks: OnnxLo
       return chat.render(messages as unknown as Parameters<ChatTemplate["render"]>[0], { addGenerationPrompt: true });
     };
 
-    const session = new GenerationSession(new OrtEngine(decoder, contextLength, Math.min(options.prefillChunk ?? 128, contextLength)));
+    const session = new GenerationSession(new OrtEngine(decoder, contextLength, prefillChunk));
     const info: ModelInfo = {
       name: cfg.name,
       architecture: cfg.modelType,
@@ -136,7 +132,7 @@ export async function loadOnnxModel(options: LoadOnnxModelOptions, hooks: OnnxLo
       dequantizedTypes: [],
     };
     onProgress({ phase: 'ready', loadedBytes: weightBytes, totalBytes: weightBytes, message: `ready (${choice.backend}: ${choice.reason})` });
-    return new LanguageModel({ session, tokenizer, renderChat, info, destroy: () => decoder.dispose(), samplingDefaults: samplingDefaultsFrom(generation) });
+    return new LanguageModel({ session, tokenizer, renderChat, info, streamIdleTimeoutMs, destroy: () => decoder.dispose(), samplingDefaults: samplingDefaultsFrom(generation) });
   } finally {
     folder.close();
   }
