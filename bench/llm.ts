@@ -1,8 +1,9 @@
 /**
  * End-to-end LLM benchmark: `npm run bench:llm [-- options]` (part of `npm run bench`).
  *
- * For each model — the fortunes-1.8m fixture (q4_0, q4_k_m) and a synthetic model with the layer shapes of
- * Qwen2-0.5B (random weights, written once to bench/.cache/) — in one process and one run:
+ * For each model — the fortunes-1.8m fixture (q4_0, q4_k_m), a synthetic model with the layer shapes of
+ * Qwen2-0.5B (random weights, written once to bench/.cache/), and that model as llama.cpp's own quantizer
+ * writes it in Q4_K_M (mostly Q5_0 at width 896) — in one process and one run:
  *  - our engine (loadModel from a `{ url }` served with Range requests by a child process, so the file is
  *    never in this process's JS memory) and llama.cpp (node-llama-cpp, CPU, `--threads` threads) on the same file and the
  *    same prompt token ids: prefill tok/s, time to first token, decode tok/s and inter-token latency
@@ -30,8 +31,9 @@ import type { Session } from '../src/llm/generate';
 import type { LanguageModel } from '../src/llm/language_model';
 import { loadModel } from '../src/llm/load_model';
 import { DEFAULT_SAMPLING, Random, type SamplingParams } from '../src/llm/sampler';
-import type { QuantType } from '../test/reference/ggml_quants';
-import { gv, makeBpeVocab, quantize, TOKEN_TYPE, writeGguf, type MetaValue } from '../test/reference/gguf_writer';
+import { REFERENCE_BLOCKS, type QuantType } from '../test/reference/ggml_quants';
+import { GGML_TYPE_ID, gv, makeBpeVocab, quantize, TOKEN_TYPE, writeGguf, type MetaValue } from '../test/reference/gguf_writer';
+import { quantizeWithLlamaCpp } from '../test/reference/llamacpp_quantize';
 import { rng } from '../test/random';
 import { timeRuns } from './harness';
 
@@ -106,11 +108,7 @@ interface TensorPlan {
   emit: (write: (bytes: Uint8Array) => void) => void;
 }
 
-const GGML_ID: Record<QuantType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14 };
-const BLOCK: Record<QuantType, [values: number, bytes: number]> = {
-  F32: [1, 4], F16: [1, 2], Q4_0: [32, 18], Q8_0: [32, 34], Q4_K: [256, 144], Q6_K: [256, 210],
-};
-const byteLength = (type: QuantType, dims: number[]) => (dims[0]! * dims[1]! / BLOCK[type][0]) * BLOCK[type][1];
+const byteLength = (type: QuantType, dims: number[]) => (dims[0]! * dims[1]! / REFERENCE_BLOCKS[type].values) * REFERENCE_BLOCKS[type].bytes;
 
 /** The synthetic model's path, writing it first if no cache file of this version exists. */
 function syntheticModelPath(): { path: string; writeSeconds?: number; writtenNow: boolean } {
@@ -225,7 +223,7 @@ function writeSyntheticQwen(path: string): void {
     const dims = t.type === 'F32' ? [t.dims[0]!] : t.dims;
     u32(dims.length);
     for (const x of dims) u64(x);
-    u32(GGML_ID[t.type]);
+    u32(GGML_TYPE_ID[t.type]);
     rel = align(rel);
     offsets.push(rel);
     u64(rel);
@@ -847,6 +845,27 @@ export async function main({ gpu: injected, args }: { gpu: GPU; args: string[] }
       note: 'random weights, layer shapes of Qwen2-0.5B (24 layers, d 896, 14/2 heads of 64, ffn 4864, vocab 151936, tied head); ' +
         `Q4_0 with the embedding/head in Q8_0 and ffn_down in Q6_K. Written once by this bench (streamed to disk, a block of rows at a time) and reused from bench/.cache/` +
         (writeSeconds !== undefined ? `; writing it took ${writeSeconds.toFixed(0)} s${s.writtenNow ? ' in this run' : ' when it was made'}` : ''),
+    });
+  }
+  // What users download: llama.cpp's own Q4_K_M of the same shapes. Width 896 is not a multiple of 256, so
+  // llama.cpp falls back per tensor (Q4_K → Q5_0, Q6_K → Q8_0) and the file is mostly Q5_0.
+  const publishedName = 'synthetic qwen2-0.5b-shape Q4_K_M (llama.cpp quantizer)';
+  if (!o.only || o.only.test(publishedName)) {
+    const base = syntheticModelPath();
+    const t0 = performance.now();
+    const path = quantizeWithLlamaCpp(base.path, 'Q4_K_M', { requantize: true });
+    const r = rng(7);
+    const ids = (n: number) => Array.from({ length: n }, () => Math.floor(r() * QWEN05.vocab));
+    specs.push({
+      name: publishedName,
+      path,
+      prompt: ids(o.prompt),
+      warmPrompt: ids(o.prompt),
+      decode: o.decode,
+      overheadRounds: 9,
+      opSeconds: 0.3,
+      note: `the synthetic model above requantized by llama.cpp's llama_model_quantize to Q4_K_M (test/reference/llamacpp_quantize.ts; ` +
+        `cached under the OS temp folder, ${((performance.now() - t0) / 1000).toFixed(0)} s in this run): the per-tensor mix a published Q4_K_M of a width-896 model has`,
     });
   }
   const chosen = specs.filter((s) => !o.only || o.only.test(s.name));
