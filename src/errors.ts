@@ -16,6 +16,7 @@ export type InpageErrorCode =
   | 'InvalidArgument'
   | 'InvalidModelFile'
   | 'TruncatedFile'
+  | 'FileChanged'
   | 'UnsupportedArchitecture'
   | 'UnsupportedQuantType'
   | 'UnsupportedTokenizer'
@@ -88,8 +89,9 @@ export class InvalidArgumentError extends InpageError {
 
 /**
  * A model file is malformed, truncated, or uses something inpage does not run. `code` says which:
- * InvalidModelFile, TruncatedFile, UnsupportedArchitecture, UnsupportedQuantType, UnsupportedTokenizer.
- * Thrown before any GPU work, so nothing is half-loaded.
+ * InvalidModelFile, TruncatedFile, UnsupportedArchitecture, UnsupportedQuantType, UnsupportedTokenizer,
+ * or FileChanged (the file at a URL was replaced while it was being read: load it again). Thrown before any
+ * GPU work where the file's own contents are at fault, so nothing is half-loaded.
  */
 export class ModelFileError extends InpageError {}
 
@@ -105,6 +107,17 @@ export class AbortError extends InpageError {
   constructor(message = 'generation aborted') {
     super('Aborted', message);
   }
+}
+
+/**
+ * The typed error for an aborted signal, whatever the caller aborted it with: its reason when that is an
+ * AbortError already, else an AbortError saying `what` was aborted and why (a bare DOMException or a
+ * caller's own Error would leave callers without a `code`).
+ */
+export function abortErrorOf(signal: AbortSignal, what = 'the load'): AbortError {
+  const r: unknown = signal.reason;
+  if (r instanceof AbortError) return r;
+  return new AbortError(`${what} was aborted${r instanceof Error && r.name !== 'AbortError' ? `: ${r.message}` : ''}`);
 }
 
 /**

@@ -69,11 +69,12 @@ export async function loadOnBackend(options: EngineOptions & BackendOptions, io:
   // A GPU passed in (Node's `webgpu` package, or a device already acquired) is the caller choosing WebGPU:
   // 'auto' then means our kernels on it, whatever the adapter (as 'webgpu' would).
   const requested = options.backend ?? 'auto';
-  if (gpu !== undefined && requested === 'auto' && format === 'gguf') {
-    if (acquired) choice = { backend: 'webgpu', reason: 'a GPU was passed in' };
+  if (gpu !== undefined && (requested === 'auto' || requested === 'webgpu') && format === 'gguf') {
+    const reason = requested === 'webgpu' ? 'requested, on the GPU passed in' : 'a GPU was passed in';
+    if (acquired) choice = { backend: 'webgpu', reason };
     else {
       ({ choice, trial } = await chooseBackendKeepingDevice({ requested: 'webgpu', format, gpu: gpu as GPU, precision: options.precision }));
-      choice = { ...choice, reason: 'a GPU was passed in' };
+      choice = { ...choice, reason };
     }
   } else {
     ({ choice, trial } = await chooseBackendKeepingDevice({ requested, format, gpu: acquired ? undefined : (gpu as GPU | undefined), precision: options.precision }));

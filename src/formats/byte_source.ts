@@ -1,9 +1,11 @@
 /**
- * Random access to a model file's bytes without holding the file in memory: a URL read with HTTP Range
- * requests (the server must answer 206 with the range asked for), a Blob read with `slice`, or bytes
- * already in memory. Used for the GGUF header (range reads) and for streaming tensor data in chunks.
+ * Random access to a model file's bytes without holding the file in memory: a URL (read through
+ * ./http_reader.ts: Range requests, or front to back where the server has no Range support), a Blob read
+ * with `slice`, bytes already in memory, or a RangeReader from another layer (the weight cache). Used for
+ * the GGUF header (range reads) and for streaming tensor data in chunks.
  */
-import { InpageError, ModelFileError } from '../errors';
+import { ModelFileError } from '../errors';
+import { HttpReader } from './http_reader';
 
 /** Where a model file comes from. */
 export type ByteSource =
@@ -42,91 +44,6 @@ export function describeSource(source: ByteSource): string {
   return `${source.bytes.length} bytes in memory`;
 }
 
-/** `bytes a-b/total` → its parts; undefined when absent or malformed (e.g. an unsatisfied-range answer with no start). */
-function parseContentRange(header: string | null): { start: number; end: number; total: number } | undefined {
-  const m = header?.match(/^\s*bytes\s+(\d+)-(\d+)\/(\d+)\s*$/i);
-  if (!m) return undefined;
-  return { start: Number(m[1]), end: Number(m[2]) + 1, total: Number(m[3]) };
-}
-
-function networkError(url: string, what: string, cause?: unknown): InpageError {
-  return new InpageError('NetworkError', `${url}: ${what}`, { cause });
-}
-
-export interface RangeResponse {
-  /** The body, not yet read (for streaming). */
-  body: ReadableStream<Uint8Array>;
-  /** The byte range actually served, [start, end), and the file's total size. */
-  start: number;
-  end: number;
-  total: number;
-}
-
-/**
- * Requests bytes [start, end) of a URL and checks the server honoured the Range header: status 206 and a
- * Content-Range naming the same start. A server that ignores Range answers 200 with the whole file;
- * we cancel that body at once rather than download it. A start at or past the end of the file is
- * answered 416; that is returned as an empty range so callers see a short file, not a network error.
- */
-export async function fetchRange(
-  source: { url: string; headers?: Record<string, string> },
-  start: number,
-  end: number,
-  opts: ByteSourceOptions = {},
-): Promise<RangeResponse> {
-  const { url } = source;
-  let response: Response;
-  try {
-    response = await (opts.fetch ?? fetch)(url, {
-      headers: { ...source.headers, Range: `bytes=${start}-${end - 1}` },
-      signal: opts.signal,
-    });
-  } catch (err) {
-    if (opts.signal?.aborted) throw err;
-    throw networkError(url, `request for bytes ${start}-${end - 1} failed: ${String(err)}`, err);
-  }
-  if (response.status === 416) {
-    await response.body?.cancel();
-    const total = Number(response.headers.get('content-range')?.match(/\/(\d+)\s*$/)?.[1]);
-    const size = Number.isFinite(total) ? total : start;
-    return { body: new Blob([]).stream(), start: size, end: size, total: size };
-  }
-  if (response.status === 200) {
-    await response.body?.cancel();
-    throw networkError(url, 'the server ignored the Range header (answered 200 with the whole file instead of 206); ' +
-      'inpage reads model files in ranges so it never holds a whole file in memory — serve it from a server that supports Range requests');
-  }
-  if (response.status !== 206) {
-    await response.body?.cancel();
-    throw networkError(url, `HTTP ${response.status} ${response.statusText} for bytes ${start}-${end - 1}`);
-  }
-  const range = parseContentRange(response.headers.get('content-range'));
-  if (!range || range.start !== start || range.end > end || !response.body) {
-    await response.body?.cancel();
-    throw networkError(url, `asked for bytes ${start}-${end - 1}, the server answered Content-Range "${response.headers.get('content-range')}"` +
-      ' (a cross-origin server must also list Content-Range in Access-Control-Expose-Headers)');
-  }
-  return { body: response.body, ...range };
-}
-
-async function readAll(body: ReadableStream<Uint8Array>, length: number, url: string): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let at = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (at + value.length > length) {
-      await reader.cancel();
-      throw networkError(url, `the server sent more than the ${length} bytes of the range it announced`);
-    }
-    out.set(value, at);
-    at += value.length;
-  }
-  if (at !== length) throw networkError(url, `the connection ended after ${at} of ${length} bytes`);
-  return out;
-}
-
 /**
  * Reads bytes [start, end) of a source (fewer when the file ends first) and reports the file's size.
  * For URLs this is one Range request.
@@ -151,8 +68,14 @@ export async function readRange(
     const buf = await source.blob.slice(Math.min(start, size), Math.min(end, size)).arrayBuffer();
     return { bytes: new Uint8Array(buf), fileSize: size };
   }
-  const r = await fetchRange(source, start, end, opts);
-  return { bytes: await readAll(r.body, r.end - r.start, source.url), fileSize: r.total };
+  // A URL read once: a loader opens it as an HttpReader first (randomAccess), so that every read of the
+  // load is checked against the same version of the file and shares one connection.
+  const reader = await HttpReader.open(source, opts);
+  try {
+    return await readRange({ reader }, start, end, opts);
+  } finally {
+    reader.close();
+  }
 }
 
 /**
@@ -197,38 +120,11 @@ export async function* streamRange(
     }
     return;
   }
-  if (length === 0) return;
-  const r = await fetchRange(source, start, end, opts);
-  if (r.end !== end) {
-    await r.body.cancel();
-    throw new ModelFileError('TruncatedFile', `${source.url}: a tensor needs bytes ${start}-${end - 1}, but the file has only ${r.total} bytes`);
-  }
-  const reader = r.body.getReader();
-  let chunk = new Uint8Array(Math.min(chunkBytes, length));
-  let filled = 0;
-  let sent = 0;
+  const reader = await HttpReader.open(source, opts); // see readRange
   try {
-    while (sent < length) {
-      const { done, value } = await reader.read();
-      if (done) throw networkError(source.url, `the connection ended after ${sent + filled} of ${length} bytes`);
-      let v = value;
-      while (v.length > 0) {
-        const take = Math.min(v.length, chunk.length - filled);
-        chunk.set(v.subarray(0, take), filled);
-        filled += take;
-        v = v.subarray(take);
-        if (filled === chunk.length) {
-          if (v.length > 0 && sent + filled >= length) throw networkError(source.url, `the server sent more than the ${length} bytes asked for`);
-          yield chunk;
-          sent += filled;
-          filled = 0;
-          // A fresh buffer per chunk: the consumer may still hold the previous one (e.g. a pending GPU write).
-          if (sent < length) chunk = new Uint8Array(Math.min(chunkBytes, length - sent));
-        }
-      }
-    }
+    yield* streamRange({ reader }, start, length, chunkBytes, opts);
   } finally {
-    await reader.cancel().catch(() => {});
+    reader.close();
   }
 }
 

@@ -47,12 +47,19 @@ export class Gpu {
   private readonly errorListeners = new Set<Listener<InpageError>>();
   /** Error-scope results not yet looked at; checked at every synchronisation point (readback). */
   private pendingChecks: Promise<InpageError | undefined>[] = [];
+  /**
+   * The `GPU` object the device came from when the caller passed one in, held for as long as this Gpu:
+   * with Node's `webgpu` package, a `create([])` object nobody references is garbage-collected under a
+   * live device and the process aborts natively (seen during a weight upload).
+   */
+  readonly api: GPU | undefined;
 
   constructor(
     readonly adapter: GPUAdapter,
     readonly device: GPUDevice,
     options: AcquireGpuOptions = {},
   ) {
+    this.api = options.gpu;
     this.caps = describeCapabilities(adapter, device);
     const wanted = options.precision ?? 'auto';
     if (wanted === 'f16' && !this.caps.features.shaderF16) {

@@ -8,8 +8,9 @@
  * cached source down to loadModelFrom, so data flows one way, page → runtime → engine. The same file on
  * onnxruntime-web (backend 'wasm' / 'ort-webgpu') is the backend layer's (src/backends/load_backend.ts).
  */
-import { InvalidArgumentError, ModelFileError } from '../errors';
+import { abortErrorOf, InvalidArgumentError, ModelFileError } from '../errors';
 import { openGguf, type ByteSource } from '../formats/gguf';
+import { HttpReader } from '../formats/http_reader';
 import { acquireGpu, type Gpu, type RequestedDevice } from '../gpu';
 import { SUPPORTED_HEAD_DIMS } from '../ops/attention';
 import { ChatTemplate, type ChatFallback } from '../tokenizer/chat';
@@ -97,13 +98,28 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
   if (options.backend === 'wasm' || options.backend === 'ort-webgpu') {
     throw new InvalidArgumentError(`backend '${options.backend}' runs on onnxruntime-web, which this engine does not load: use inpage's loadModel (src/runtime/load.ts), which routes it there`);
   }
+  // A URL is opened once for the whole load: every read is checked against the same version of the file,
+  // retried and resumed (src/formats/http_reader.ts); a small file is held whole by its first request.
+  const { signal } = options;
+  let http: HttpReader | undefined;
+  try {
+    if ('url' in opened) http = await HttpReader.open(opened, { signal });
+    const llm = await loadGgufModel(http ? { reader: http } : opened, options, hooks);
+    // Aborted during shader compile or warm-up, which do not look at the signal: the model goes.
+    if (signal?.aborted) await llm.unload();
+    signal?.throwIfAborted();
+    return llm;
+  } catch (e) {
+    // Whichever step noticed, and however the caller aborted: a typed AbortError (code Aborted).
+    throw signal?.aborted ? abortErrorOf(signal) : e;
+  } finally {
+    http?.close();
+  }
+}
+
+async function loadGgufModel(source: ByteSource, options: LoadModelOptions, hooks: SourceHooks): Promise<LanguageModel> {
   const onProgress = options.onProgress ?? (() => {});
-  let source = opened;
-  const whole = 'url' in source ? keepWholeFile() : undefined;
-  const file = await openGguf(source, whole ? { fetch: whole.fetch } : {});
-  // openGguf's first range read covers small files entirely: stream the weights from those bytes rather
-  // than download the file a second time.
-  if (whole?.bytes && whole.bytes.length === file.fileSize) source = { bytes: whole.bytes };
+  const file = await openGguf(source, { signal: options.signal });
   const config = modelConfigFromGguf(file.metadata, file.tensors);
   hooks.onMetadata?.(file.metadata);
   // The attention kernels exist for these head sizes only: refuse others here, before any GPU work,
@@ -184,24 +200,6 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
     gpu, session, tokenizer, renderChat, info, streamIdleTimeoutMs,
     destroy,
   });
-}
-
-/**
- * A fetch that passes requests through and keeps the body of a response that is the whole file
- * (206 with Content-Range `bytes 0-(n-1)/n`), which the header read already holds in memory anyway.
- */
-function keepWholeFile(): { fetch: typeof fetch; bytes?: Uint8Array } {
-  const out: { fetch: typeof fetch; bytes?: Uint8Array } = {
-    fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const response = await fetch(input, init);
-      const m = response.headers.get('content-range')?.match(/^\s*bytes\s+0-(\d+)\/(\d+)\s*$/i);
-      if (response.status !== 206 || !m || Number(m[1]) + 1 !== Number(m[2])) return response;
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      out.bytes = bytes;
-      return new Response(bytes.slice(), { status: 206, statusText: response.statusText, headers: response.headers });
-    }) as typeof fetch,
-  };
-  return out;
 }
 
 /** The one source among options.url / file / bytes. */

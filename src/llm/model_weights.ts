@@ -65,7 +65,7 @@ export async function loadModelWeights(
     const m = createQuantMatrix(gpu, t.type, rows, cols, name); // type validated when the file was opened
     created.push(() => gpu.allocator.releaseRows(m.data));
     const up = new RowUploader(gpu, m.data);
-    for await (const chunk of readTensorChunks(source, t, chunkBytes)) {
+    for await (const chunk of readTensorChunks(source, t, chunkBytes, { signal: options.signal })) {
       options.signal?.throwIfAborted();
       up.write(chunk);
       loadedBytes += chunk.byteLength;
@@ -78,7 +78,7 @@ export async function loadModelWeights(
     const t = tensor(byName, name);
     if (t.type !== 'F32') throw new InvalidArgumentError(`${name}: expected an F32 vector, found type ${t.type}`);
     const parts: Uint8Array[] = [];
-    for await (const chunk of readTensorChunks(source, t, chunkBytes)) parts.push(chunk.slice());
+    for await (const chunk of readTensorChunks(source, t, chunkBytes, { signal: options.signal })) parts.push(chunk.slice());
     const bytes = new Uint8Array(t.byteLength);
     let at = 0;
     for (const p of parts) {

@@ -7,7 +7,7 @@
  *    waiting and the stream has not been read for `idleMs`, or when the stream is garbage-collected;
  *    reading it afterwards throws AbortError. A consumer that keeps reading, however slowly, is never cut.
  */
-import { AbortError } from '../errors';
+import { AbortError, abortErrorOf } from '../errors';
 
 /** Default for how long an unread stream may keep others waiting (LoadModelOptions.streamIdleTimeoutMs). */
 export const STREAM_IDLE_MS = 10_000;
@@ -78,7 +78,7 @@ export class RequestQueue {
       const abort = () => {
         const at = this.waiting.findIndex((w) => w.turn === turn);
         if (at >= 0) this.waiting.splice(at, 1);
-        reject(abortErrorOf(turn.signal));
+        reject(abortErrorOf(turn.signal, 'the request'));
       };
       if (turn.signal.aborted) return abort();
       turn.signal.addEventListener('abort', abort, { once: true });
@@ -134,10 +134,4 @@ export class RequestQueue {
       } else this.onParked();
     }, Math.max(0, this.idleMs - idle));
   }
-}
-
-function abortErrorOf(signal: AbortSignal): AbortError {
-  const r: unknown = signal.reason;
-  if (r instanceof AbortError) return r;
-  return new AbortError(r instanceof Error ? `generation aborted: ${r.message}` : 'generation aborted');
 }

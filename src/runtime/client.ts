@@ -12,7 +12,7 @@
  * event on it), every pending call rejects with WorkerCrashedError and the model stays unusable (./lifeline.ts).
  */
 import { proxy, transfer, wrap, type Endpoint, type Remote } from 'comlink';
-import { InvalidArgumentError } from '../errors';
+import { abortErrorOf, InvalidArgumentError } from '../errors';
 import type { ChatCompletionRequest, CompletionRequest } from '../llm/api_types';
 import type { LanguageModel as EngineLanguageModel, ModelTokenizer } from '../llm/language_model';
 import type { LoadProgressEvent } from '../llm/load_model';
@@ -52,10 +52,10 @@ export async function connectModel(
   const { signal, onProgress } = options;
   let onAbort: (() => void) | undefined;
   try {
-    signal?.throwIfAborted();
+    if (signal?.aborted) throw abortErrorOf(signal);
     // Aborting a load ends the worker: the GPU memory it had taken goes with it.
     const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal!.reason);
+      onAbort = () => reject(abortErrorOf(signal!));
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     const progress = onProgress ? proxy((e: LoadProgressEvent) => onProgress(e)) : undefined;

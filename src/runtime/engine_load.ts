@@ -8,6 +8,7 @@ import { loadModelFrom, modelSourceOf, type LoadModelOptions as EngineOptions } 
 import type { LanguageModel } from '../llm/language_model';
 import { loadGgufOnOrt, loadOnBackend, modelFormatOf, type BackendOptions } from '../backends/load_backend';
 import type { ByteSource } from '../formats/byte_source';
+import { abortErrorOf, ModelFileError } from '../errors';
 import { openModelSource, type CacheSetting } from './cache';
 
 /** The engine's options plus the runtime's own: where the weights are kept. */
@@ -21,6 +22,8 @@ export interface RuntimeLoadOptions extends EngineOptions, BackendOptions {
   cache?: CacheSetting;
 }
 
+const NOT_A_MODEL = new Set(['InvalidModelFile', 'TruncatedFile', 'FileChanged']);
+
 export async function loadEngine(
   options: RuntimeLoadOptions,
   onMetadata?: (metadata: Record<string, unknown>) => void,
@@ -32,7 +35,17 @@ export async function loadEngine(
       onProgress: (e) => onProgress({ phase: e.phase, loadedBytes: e.loadedBytes, totalBytes: e.totalBytes, rate: e.rate, etaSeconds: e.etaSeconds, message: e.url }),
     });
     const { cached } = opened;
-    return { source: opened.source, whenComplete: cached && (() => cached.whenComplete()), close: () => cached?.close() };
+    return {
+      source: opened.source,
+      whenComplete: cached && (() => cached.whenComplete()),
+      close: () => cached?.close(),
+      // A file that is no model at all (not GGUF, cut short, replaced mid-read) is not worth keeping: its
+      // entry goes, instead of staying as a partial download to resume. A valid file this engine refuses
+      // (an architecture another backend may run) and network failures or aborts keep theirs.
+      failed: async (e: unknown) => {
+        if (cached && e instanceof ModelFileError && NOT_A_MODEL.has(e.code)) await cached.discard();
+      },
+    };
   };
   // A GGUF file is opened at once, while the backend is chosen (which waits for an adapter and a trial
   // device): a cached reload reads and parses the header meanwhile. Whichever backend is chosen reads it.
@@ -53,11 +66,17 @@ export async function loadEngine(
           return engineOptions.backend === 'wasm' || engineOptions.backend === 'ort-webgpu'
             ? await loadGgufOnOrt(opened.source, { ...engineOptions, ortWasmPaths: options.ortWasmPaths, ortThreads: options.ortThreads }, hooks)
             : await loadModelFrom(opened.source, engineOptions, hooks);
+        } catch (e) {
+          await opened.failed(e).catch(() => {});
+          throw e;
         } finally {
           opened.close(); // stops the download on failure; frees the chunks held in memory
         }
       },
     });
+  } catch (e) {
+    // However far the load got and whichever layer noticed: an abort is a typed AbortError.
+    throw options.signal?.aborted ? abortErrorOf(options.signal) : e;
   } finally {
     // The backend choice failed before any engine opened the file: stop its download.
     early?.then((o) => o.close(), () => {});

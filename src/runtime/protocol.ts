@@ -39,7 +39,8 @@ export const READY_MESSAGE = 'inpage-worker-ready';
 /** The abort reason a signal carries, as the engine words it: an Error's message, else nothing. */
 export function abortReasonOf(signal: AbortSignal): string | null {
   const r: unknown = signal.reason;
-  return r instanceof Error ? r.message : null;
+  // A plain abort() (a DOMException named AbortError) carries no reason worth a message, in-thread either.
+  return r instanceof Error && r.name !== 'AbortError' ? r.message : null;
 }
 
 /** Rebuilds a reason so that the engine's AbortError message is the same as it would be in-thread. */

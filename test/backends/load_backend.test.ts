@@ -39,6 +39,16 @@ describe('GGUF routing', () => {
     expect(llm.info).toMatchObject({ backend: 'webgpu', backendReason: 'a GPU was passed in' });
     expect(events).toContain('backend webgpu: a GPU was passed in');
   });
+  test("an already acquired Gpu (acquireGpu({ gpu })) with backend 'webgpu' or 'auto' runs our kernels on it, navigator.gpu or not", async () => {
+    const acquired = { device: {}, adapter: {} } as unknown as GPU; // a Gpu: what acquireGpu returns
+    expect(typeof (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu).toBe('undefined'); // Node: no navigator.gpu
+    for (const backend of ['webgpu', 'auto'] as const) {
+      const { calls, io } = fakeNative();
+      const llm = await loadOnBackend({ url: '/m.gguf', backend, gpu: acquired }, io);
+      expect(calls).toEqual(['webgpu']);
+      expect(llm.info.backend).toBe('webgpu');
+    }
+  });
   test("explicit 'wasm' and 'ort-webgpu' go to the ORT loader; 'ort-webgpu' without an adapter is refused", async () => {
     const { calls, io } = fakeNative();
     expect((await loadOnBackend({ url: '/m.gguf', backend: 'wasm', gpu: hardware }, io)).info).toMatchObject({ backend: 'wasm', backendReason: 'requested' });

@@ -22,6 +22,7 @@ import type { LanguageModel } from '../../src/llm/language_model';
 import { loadModel, type LoadProgressEvent } from '../../src/llm/load_model';
 import { gv, makeSyntheticModel, writeGguf } from '../reference/gguf_writer';
 import { loadReference, type Reference } from '../reference/llama_ref';
+import { FaultServer } from '../fault_server';
 import { makeGpu, testGpu } from '../gpu';
 import {
   byteLevelDecoder,
@@ -813,6 +814,60 @@ describe('loading sources, progress and info', () => {
       expect((missing as Error).message).toMatch(/404/);
     } finally {
       await server.close();
+    }
+  });
+
+  it('uncached URL loads survive a server without Range, a cut and 503s; a file replaced mid-load is FileChanged, never a mix', async () => {
+    const srv = new FaultServer();
+    await srv.start();
+    try {
+      const exp = c.greedy('Once upon a time', 16).text;
+      srv.files.set('/plain.gguf', { bytes, noRange: true });
+      srv.ctl.failNext = 2;
+      srv.ctl.cutAt = 300_000;
+      const plain = await loadModel({ url: `${srv.base}/plain.gguf`, gpu: await testGpu() });
+      try {
+        expect((await plain.completions.create({ prompt: 'Once upon a time', max_tokens: 16, temperature: 0 })).choices[0]!.text).toBe(exp);
+      } finally {
+        await plain.unload();
+      }
+      expect(srv.log.map((r) => r.status)).toEqual([503, 503, 200, 200]);
+
+      // A file larger than the first request, replaced by another version after it (ETag-less: the size tells).
+      const big = fixtureBytes('f32');
+      srv.files.set('/big.gguf', { bytes: big });
+      srv.resetCounters();
+      srv.ctl.onRequest = (n) => {
+        if (n === 2) srv.files.set('/big.gguf', { bytes: fixtureBytes('q8_0') });
+      };
+      const e = await rejection(loadModel({ url: `${srv.base}/big.gguf`, gpu: await testGpu() }));
+      expectTyped(e, ModelFileError, 'FileChanged');
+      srv.ctl.onRequest = undefined;
+      const again = await loadModel({ url: `${srv.base}/big.gguf`, gpu: await testGpu() });
+      expect(again.info.weightTypes).toHaveProperty('Q8_0');
+      await again.unload();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('an abort during shader compile or warm-up rejects the load with AbortError and frees its GPU memory', async () => {
+    const gpu = await makeGpu();
+    try {
+      // The device keeps pooled scratch (uniforms, attention and sampling scratch) after a model: the
+      // baseline is what a load and unload leave.
+      await (await loadModel({ bytes, gpu })).unload();
+      const before = gpu.allocator.liveBytes;
+      const ac = new AbortController();
+      const e = await rejection(loadModel({ bytes, gpu, signal: ac.signal, onProgress: (p) => p.phase === 'shader-compile' && ac.abort(new Error('user left')) }));
+      expectTyped(e, AbortError, 'Aborted');
+      expect(e.message).toMatch(/user left/);
+      expect(gpu.allocator.liveBytes).toBe(before);
+      const pre = new AbortController();
+      pre.abort();
+      expectTyped(await rejection(loadModel({ bytes, gpu, signal: pre.signal })), AbortError, 'Aborted');
+    } finally {
+      gpu.destroy();
     }
   });
 

@@ -7,8 +7,6 @@
 import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { get as idbGet, keys as idbKeys, set as idbSet } from 'idb-keyval';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InpageError } from '../../src/errors';
@@ -16,46 +14,19 @@ import { openGguf, readTensorChunks } from '../../src/formats/gguf';
 import {
   cache, CachedUrlSource, CorruptCacheError, Limiter, openModelSource, QuotaExceededError, type CacheProgressEvent, type OpenCachedOptions,
 } from '../../src/runtime/cache';
-import { READ_AHEAD_CHUNKS } from '../../src/runtime/cache/cached_source';
+import { READ_AHEAD_CHUNKS, RESUME_OVERLAP_BYTES } from '../../src/runtime/cache/cached_source';
 import { loadEngine } from '../../src/runtime/engine_load';
 import { chunkKey, manifestKey, weightStore, type Manifest } from '../../src/runtime/cache/store';
+import { concurrency, FaultServer, type Served } from '../fault_server';
 import { randomBytes } from '../random';
+import { testGpu } from '../gpu';
+import { gv, makeSyntheticModel } from '../reference/gguf_writer';
 
 const CHUNK = 64 * 1024;
 
-interface Served {
-  bytes: Uint8Array;
-  etag?: string;
-  lastModified?: string;
-}
-
-/** Fault injection and counters of the test server. */
-const ctl = {
-  /** Cut the connection once a response has sent the file up to this absolute byte (once). */
-  cutAt: undefined as number | undefined,
-  /** Cut every response after this many body bytes (a network that keeps failing). */
-  cutEvery: undefined as number | undefined,
-  /** Answer the next N requests with this status. */
-  failNext: 0,
-  failStatus: 503,
-  /** Pause between 16 KiB writes (to make downloads overlap). */
-  delayMs: 0,
-};
-const files = new Map<string, Served>();
-let log: { method: string; path: string; range: string; status: number; at: number; end: number }[] = [];
-let bytesSent = 0;
-let server: Server;
+const srv = new FaultServer();
+const { ctl, files } = srv;
 let base = '';
-
-function resetCounters(): void {
-  log = [];
-  bytesSent = 0;
-}
-
-/** Most responses of `entries` open at the same time. */
-function concurrency(entries: { at: number; end: number }[]): number {
-  return Math.max(...entries.map((e) => entries.filter((o) => o.at <= e.at && e.at < o.end).length));
-}
 
 /** Byte equality without vitest's element-wise diff (slow on large arrays); names the first difference. */
 function expectBytes(got: Uint8Array, want: Uint8Array): void {
@@ -66,68 +37,14 @@ function expectBytes(got: Uint8Array, want: Uint8Array): void {
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const entry = { method: req.method ?? 'GET', path, range: req.headers.range ?? '', status: 0, at: performance.now(), end: Infinity };
-    res.on('close', () => (entry.end = Math.min(entry.end, performance.now())));
-    log.push(entry);
-    if (log.length > 5000) return void res.writeHead(500).end(); // bounded: a runaway client gets nowhere
-    const f = files.get(path);
-    const validators: Record<string, string> = {};
-    if (f?.etag) validators.ETag = f.etag;
-    if (f?.lastModified) validators['Last-Modified'] = f.lastModified;
-    const reply = (status: number, headers: Record<string, string | number> = {}) => {
-      entry.status = status;
-      res.writeHead(status, headers);
-    };
-    if (ctl.failNext > 0) {
-      ctl.failNext--;
-      return void (reply(ctl.failStatus, { 'Content-Length': 0 }), res.end());
-    }
-    if (!f) return void (reply(404, { 'Content-Length': 0 }), res.end());
-    const size = f.bytes.length;
-    if (req.method === 'HEAD') return void (reply(200, { 'Content-Length': size, 'Accept-Ranges': 'bytes', ...validators }), res.end());
-    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-    if (!m) return void (reply(200, { 'Content-Length': size, ...validators }), res.end(f.bytes));
-    const start = Number(m[1]);
-    const end = m[2] ? Math.min(size, Number(m[2]) + 1) : size;
-    if (start >= size) return void (reply(416, { 'Content-Range': `bytes */${size}` }), res.end());
-    reply(206, { 'Content-Length': end - start, 'Content-Range': `bytes ${start}-${end - 1}/${size}`, ...validators });
-    let cut = end;
-    if (ctl.cutAt !== undefined && ctl.cutAt > start && ctl.cutAt < end) {
-      cut = ctl.cutAt;
-      ctl.cutAt = undefined;
-    }
-    if (ctl.cutEvery !== undefined) cut = Math.min(cut, start + ctl.cutEvery);
-    void (async () => {
-      for (let at = start; at < cut && !res.destroyed; at += 16384) {
-        const piece = f.bytes.subarray(at, Math.min(cut, at + 16384));
-        await new Promise<void>((resolve) => res.write(piece, () => resolve()));
-        bytesSent += piece.length;
-        if (at + 16384 >= cut) entry.end = performance.now(); // the last byte is out: the client may finish any time now
-        if (ctl.delayMs) await new Promise((r) => setTimeout(r, ctl.delayMs));
-      }
-      if (cut < end) res.destroy();
-      else res.end();
-    })();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  setTimeout(() => server.closeAllConnections(), 170_000).unref(); // stops itself whatever happens
+  await srv.start();
+  base = srv.base;
 });
 
-afterAll(
-  () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-);
+afterAll(() => srv.close());
 
 beforeEach(async () => {
-  Object.assign(ctl, { cutAt: undefined, cutEvery: undefined, failNext: 0, failStatus: 503, delayMs: 0 });
-  files.clear();
-  resetCounters();
+  srv.reset();
   await cache.clear();
 });
 
@@ -153,7 +70,7 @@ async function record(m: Manifest, index: number): Promise<Uint8Array<ArrayBuffe
   return new Uint8Array(await v.arrayBuffer());
 }
 
-const weightRequests = (path: string) => log.filter((r) => r.path === path);
+const weightRequests = (path: string) => srv.log.filter((r) => r.path === path);
 
 describe('chunking and digests', () => {
   it('stores the file as chunk records whose SHA-256 digests are in the manifest, with one request', async () => {
@@ -163,7 +80,7 @@ describe('chunking and digests', () => {
     await s.whenComplete();
     expect(s.size).toBe(bytes.length);
     expect(weightRequests('/a.bin').map((r) => r.range)).toEqual(['bytes=0-']);
-    expect(bytesSent).toBe(bytes.length);
+    expect(srv.bytesSent).toBe(bytes.length);
 
     const m = await manifestOf('/a.bin');
     expect(m).toMatchObject({ size: bytes.length, etag: '"v1"', chunkBytes: CHUNK, chunkCount: 6, complete: true });
@@ -186,7 +103,7 @@ describe('chunking and digests', () => {
     const first = await open('/b.bin');
     await first.whenComplete();
     first.close();
-    resetCounters();
+    srv.resetCounters();
 
     const events: CacheProgressEvent[] = [];
     const s = await open('/b.bin', { onProgress: (e) => events.push(e) });
@@ -197,7 +114,7 @@ describe('chunking and digests', () => {
       most = Math.max(most, s.residentChunks);
     }
     expectBytes(out, bytes);
-    expect(log).toEqual([]);
+    expect(srv.log).toEqual([]);
     expect(s.stats).toMatchObject({ hit: true, requests: 0, networkBytes: 0, chunksRead: 13, repairs: 0 });
     expect(most).toBeLessThanOrEqual(1 + READ_AHEAD_CHUNKS); // the chunk being read and those read ahead
     expect(most).toBeGreaterThan(1); // loads run ahead of the reader
@@ -267,15 +184,15 @@ describe('interrupted downloads', () => {
     expect(m.digests.map((d) => d !== null)).toEqual([true, true, true, false, false, false, false, false]);
     expect((await cache.list())[0]).toMatchObject({ storedBytes: 3 * CHUNK, complete: false, size: bytes.length });
 
-    const sentBefore = bytesSent;
-    resetCounters();
+    const sentBefore = srv.bytesSent;
+    srv.resetCounters();
     const s2 = await open('/r.bin');
     expectBytes(await readAll(s2), bytes);
     await s2.whenComplete();
     s2.close();
-    expect(log.map((r) => r.range)).toEqual([`bytes=${3 * CHUNK}-${bytes.length - 1}`]);
+    expect(srv.log.map((r) => r.range)).toEqual([`bytes=${3 * CHUNK}-${bytes.length - 1}`]);
     expect(sentBefore).toBe(cutAt);
-    const refetched = sentBefore + bytesSent - bytes.length;
+    const refetched = sentBefore + srv.bytesSent - bytes.length;
     expect(refetched).toBe(cutAt - 3 * CHUNK);
     expect(refetched).toBeLessThanOrEqual(CHUNK);
     expect((await manifestOf('/r.bin')).complete).toBe(true);
@@ -297,20 +214,20 @@ describe('interrupted downloads', () => {
     s.close();
     expectBytes(out, bytes);
     expect(most).toBeLessThanOrEqual(6);
-    expect(log).toHaveLength(1);
+    expect(srv.log).toHaveLength(1);
   });
 
   it('retries a cut within the same load, from the last complete chunk', async () => {
     const bytes = randomBytes(6 * CHUNK, 5);
-    files.set('/c.bin', { bytes });
+    files.set('/c.bin', { bytes, etag: '"c"' }); // a validator: the resume needs no overlap (below)
     ctl.cutAt = 2 * CHUNK + 5;
     const s = await open('/c.bin');
     const got = readAll(s);
     await s.whenComplete();
     expectBytes(await got, bytes);
     s.close();
-    expect(log.map((r) => r.range)).toEqual(['bytes=0-', `bytes=${2 * CHUNK}-${bytes.length - 1}`]);
-    expect(bytesSent - bytes.length).toBe(5);
+    expect(srv.log.map((r) => r.range)).toEqual(['bytes=0-', `bytes=${2 * CHUNK}-${bytes.length - 1}`]);
+    expect(srv.bytesSent - bytes.length).toBe(5);
   });
 
   it('retries transient HTTP errors with growing backoff, then succeeds', async () => {
@@ -321,8 +238,8 @@ describe('interrupted downloads', () => {
     await s.whenComplete();
     expectBytes(await readAll(s), bytes);
     s.close();
-    expect(log.map((r) => r.status)).toEqual([503, 503, 503, 206]);
-    const gaps = log.slice(1).map((r, i) => r.at - log[i]!.at);
+    expect(srv.log.map((r) => r.status)).toEqual([503, 503, 503, 206]);
+    const gaps = srv.log.slice(1).map((r, i) => r.at - srv.log[i]!.at);
     expect(gaps[0]).toBeGreaterThanOrEqual(40 * 0.75 - 2);
     expect(gaps[2]).toBeGreaterThan(gaps[0]!); // 40, 80, 160 ms (±25%)
   });
@@ -334,27 +251,27 @@ describe('interrupted downloads', () => {
     expect(err).toBeInstanceOf(InpageError);
     expect((err as InpageError).code).toBe('NetworkError');
     expect((err as Error).message).toMatch(/after 2 retries.*503/);
-    expect(log).toHaveLength(3);
+    expect(srv.log).toHaveLength(3);
 
     ctl.failNext = 0;
-    resetCounters();
+    srv.resetCounters();
     err = await open('/missing.bin').catch((e: unknown) => e);
     expect((err as InpageError).code).toBe('NetworkError');
     expect((err as Error).message).toMatch(/404/);
-    expect(log).toHaveLength(1);
+    expect(srv.log).toHaveLength(1);
     expect(await cache.list()).toEqual([]);
   });
 
   it('a network that keeps cutting still finishes while each attempt completes a chunk', async () => {
     const bytes = randomBytes(5 * CHUNK + 10, 8);
-    files.set('/k.bin', { bytes });
+    files.set('/k.bin', { bytes, lastModified: 'Mon, 07 Dec 2026 10:00:00 GMT' });
     ctl.cutEvery = CHUNK + 1000; // every response dies just after one full chunk
     const s = await open('/k.bin', { retries: 1 });
     await s.whenComplete();
     expectBytes(await readAll(s), bytes);
     s.close();
     // Each response dies just after one full chunk; the last range is short enough to arrive whole.
-    expect(log.map((r) => Number(/bytes=(\d+)/.exec(r.range)![1]))).toEqual([0, 1, 2, 3, 4].map((i) => i * CHUNK));
+    expect(srv.log.map((r) => Number(/bytes=(\d+)/.exec(r.range)![1]))).toEqual([0, 1, 2, 3, 4].map((i) => i * CHUNK));
   });
 });
 
@@ -364,7 +281,7 @@ describe('corruption', () => {
     const s = await open(path);
     await s.whenComplete();
     s.close();
-    resetCounters();
+    srv.resetCounters();
     return manifestOf(path);
   }
 
@@ -380,8 +297,8 @@ describe('corruption', () => {
     expectBytes(out, bytes);
     expect(s.stats.repairs).toBe(1);
     s.close();
-    expect(log.map((r) => r.range)).toEqual([`bytes=${2 * CHUNK}-${3 * CHUNK - 1}`]);
-    expect(bytesSent).toBe(CHUNK);
+    expect(srv.log.map((r) => r.range)).toEqual([`bytes=${2 * CHUNK}-${3 * CHUNK - 1}`]);
+    expect(srv.bytesSent).toBe(CHUNK);
     expectBytes(await record(m, 2), bytes.subarray(2 * CHUNK, 3 * CHUNK));
     expect((await manifestOf('/x.bin')).complete).toBe(true);
   });
@@ -396,7 +313,7 @@ describe('corruption', () => {
     expectBytes(await readAll(s), bytes);
     expect(s.stats.repairs).toBe(3);
     s.close();
-    expect(log.map((r) => r.range).sort()).toEqual([`bytes=0-${CHUNK - 1}`, `bytes=${CHUNK}-${2 * CHUNK - 1}`, `bytes=${4 * CHUNK}-${4 * CHUNK + 4}`].sort());
+    expect(srv.log.map((r) => r.range).sort()).toEqual([`bytes=0-${CHUNK - 1}`, `bytes=${CHUNK}-${2 * CHUNK - 1}`, `bytes=${4 * CHUNK}-${4 * CHUNK + 4}`].sort());
   });
 
   it('a chunk that cannot be repaired (recorded digest wrong) is CorruptCache and the entry is dropped', async () => {
@@ -416,6 +333,84 @@ describe('corruption', () => {
 });
 
 describe('validators', () => {
+  it('without ETag or Last-Modified, a resume re-reads the bytes before it: the same file goes on, a replaced one restarts from byte 0', async () => {
+    const v1 = randomBytes(4 * CHUNK, 21);
+    files.set('/n.bin', { bytes: v1 });
+    ctl.cutAt = 2 * CHUNK + 10;
+    const s1 = await open('/n.bin', { retries: 0 });
+    await s1.whenComplete().catch(() => {});
+    s1.close();
+    // Same file: resumed, with RESUME_OVERLAP_BYTES compared against the stored chunk.
+    srv.resetCounters();
+    const s2 = await open('/n.bin');
+    expectBytes(await readAll(s2), v1);
+    await s2.whenComplete();
+    s2.close();
+    expect(srv.log.map((r) => r.range)).toEqual([`bytes=${2 * CHUNK - RESUME_OVERLAP_BYTES}-${4 * CHUNK - 1}`]);
+
+    // Replaced by a file of the same size and no validators (what mixed two versions before).
+    await cache.clear();
+    files.set('/n.bin', { bytes: v1 });
+    ctl.cutAt = 2 * CHUNK + 10;
+    const s3 = await open('/n.bin', { retries: 0 });
+    await s3.whenComplete().catch(() => {});
+    s3.close();
+    const v2 = randomBytes(4 * CHUNK, 22);
+    files.set('/n.bin', { bytes: v2 });
+    srv.resetCounters();
+    const s4 = await open('/n.bin');
+    expectBytes(await readAll(s4), v2);
+    await s4.whenComplete();
+    s4.close();
+    expect(srv.log.map((r) => r.range)).toEqual([`bytes=${2 * CHUNK - RESUME_OVERLAP_BYTES}-${4 * CHUNK - 1}`, 'bytes=0-']);
+    expect((await idbKeys(weightStore())).filter((k) => (k as unknown[])[0] === 'c')).toHaveLength(4);
+
+    // The same within one load: replaced during a retry's backoff → CorruptCache, the entry dropped, never mixed.
+    await cache.clear();
+    files.set('/n.bin', { bytes: v1 });
+    ctl.cutAt = 2 * CHUNK + 10;
+    srv.resetCounters();
+    ctl.onRequest = (n) => {
+      if (n === 2) files.set('/n.bin', { bytes: v2 });
+    };
+    const s5 = await open('/n.bin', { retries: 2 });
+    const e = await s5.whenComplete().catch((x: unknown) => x);
+    s5.close();
+    expect(e).toBeInstanceOf(CorruptCacheError);
+    expect((e as Error).message).toMatch(/changed/);
+    expect(srv.log.map((r) => r.range)).toEqual(['bytes=0-', `bytes=${2 * CHUNK - RESUME_OVERLAP_BYTES}-${4 * CHUNK - 1}`]);
+    expect(await cache.list()).toEqual([]);
+  });
+
+  it('a server that ignores Range (200 with the whole body) is cached from that one response, in chunks', async () => {
+    const bytes = randomBytes(5 * CHUNK + 7, 23);
+    files.set('/plain.bin', { bytes, noRange: true });
+    const s = await open('/plain.bin');
+    expectBytes(await readAll(s), bytes);
+    await s.whenComplete();
+    s.close();
+    expect(srv.log.map((r) => r.status)).toEqual([200]);
+    const m = await manifestOf('/plain.bin');
+    expect(m.digests.map((d, i) => d === sha256(bytes.subarray(i * CHUNK, Math.min(bytes.length, (i + 1) * CHUNK))))).toEqual(m.digests.map(() => true));
+    // A later cut resumes by reading on from the start of a new whole-file answer.
+    await cache.clear();
+    ctl.cutAt = 3 * CHUNK + 9;
+    srv.resetCounters();
+    const s2 = await open('/plain.bin');
+    expectBytes(await readAll(s2), bytes);
+    await s2.whenComplete();
+    s2.close();
+    expect(srv.log.map((r) => r.status)).toEqual([200, 200]);
+  });
+
+  it('an HTML page where the file should be (even as 206) is a NetworkError and nothing is cached', async () => {
+    files.set('/page.bin', { bytes: new TextEncoder().encode('<!doctype html><title>Sign in</title>'.padEnd(3 * CHUNK, ' ')), contentType: 'text/html; charset=utf-8' });
+    const e = await open('/page.bin').catch((x: unknown) => x);
+    expect((e as InpageError).code).toBe('NetworkError');
+    expect((e as Error).message).toMatch(/HTML/);
+    expect(await cache.list()).toEqual([]);
+  });
+
   it('an ETag change invalidates a partial download: it restarts from byte 0 and caches the new file', async () => {
     const v1 = randomBytes(4 * CHUNK, 12);
     const v2 = randomBytes(4 * CHUNK, 13);
@@ -425,12 +420,12 @@ describe('validators', () => {
     await s1.whenComplete().catch(() => {});
     s1.close();
     files.set('/e.bin', { bytes: v2, etag: '"2"' });
-    resetCounters();
+    srv.resetCounters();
     const s2 = await open('/e.bin');
     expectBytes(await readAll(s2), v2);
     await s2.whenComplete();
     s2.close();
-    expect(log.map((r) => r.range)).toEqual([`bytes=${2 * CHUNK}-${4 * CHUNK - 1}`, 'bytes=0-']);
+    expect(srv.log.map((r) => r.range)).toEqual([`bytes=${2 * CHUNK}-${4 * CHUNK - 1}`, 'bytes=0-']);
     expect((await manifestOf('/e.bin')).etag).toBe('"2"');
     // No chunk of the old version is left behind.
     expect((await idbKeys(weightStore())).filter((k) => (k as unknown[])[0] === 'c')).toHaveLength(4);
@@ -441,27 +436,27 @@ describe('validators', () => {
     files.set('/h.bin', { bytes: v1, etag: '"a"' });
     await (await open('/h.bin')).whenComplete();
 
-    resetCounters();
+    srv.resetCounters();
     let s = await open('/h.bin', { revalidate: true });
     expect(s.stats.hit).toBe(true);
-    expect(log.map((r) => r.method)).toEqual(['HEAD']);
+    expect(srv.log.map((r) => r.method)).toEqual(['HEAD']);
     s.close();
 
     const v2 = randomBytes(3 * CHUNK, 15);
     files.set('/h.bin', { bytes: v2, etag: '"b"' });
-    resetCounters();
+    srv.resetCounters();
     s = await open('/h.bin'); // without revalidate: the cached copy, no request
     expectBytes(await readAll(s), v1);
-    expect(log).toEqual([]);
+    expect(srv.log).toEqual([]);
     s.close();
     s = await open('/h.bin', { revalidate: true });
     expectBytes(await readAll(s), v2);
     await s.whenComplete();
     s.close();
-    expect(log.map((r) => `${r.method} ${r.range}`)).toEqual(['HEAD ', 'GET bytes=0-']);
+    expect(srv.log.map((r) => `${r.method} ${r.range}`)).toEqual(['HEAD ', 'GET bytes=0-']);
 
     files.set('/h.bin', { bytes: v2.subarray(0, 2 * CHUNK), lastModified: 'Tue, 01 Jan 2030 00:00:00 GMT' });
-    resetCounters();
+    srv.resetCounters();
     s = await open('/h.bin', { revalidate: true });
     expect(s.size).toBe(2 * CHUNK);
     await s.whenComplete();
@@ -469,7 +464,7 @@ describe('validators', () => {
 
     // Offline (the HEAD fails): the cached copy is used.
     files.delete('/h.bin');
-    resetCounters();
+    srv.resetCounters();
     s = await open('/h.bin', { revalidate: true });
     expect(s.stats.hit).toBe(true);
     expectBytes(await readAll(s), v2.subarray(0, 2 * CHUNK));
@@ -570,9 +565,9 @@ describe('parallelism', () => {
       s.close();
     }
     expect(most).toBe(2);
-    expect(concurrency(log)).toBe(2);
+    expect(concurrency(srv.log)).toBe(2);
     expect(limiter.running).toBe(0);
-    expect(log).toHaveLength(n);
+    expect(srv.log).toHaveLength(n);
   });
 
   it('cache.prefetch downloads several files with the page-wide bound and returns their entries', async () => {
@@ -581,10 +576,10 @@ describe('parallelism', () => {
     ctl.delayMs = 4;
     const entries = await Promise.all(all.map((_, i) => cache.prefetch(`${base}/pf${i}.bin`, { chunkBytes: CHUNK, storage: null })));
     expect(entries.map((e) => [e.size, e.complete])).toEqual(all.map((b) => [b.length, true]));
-    expect(concurrency(log)).toBe(2);
-    resetCounters();
+    expect(concurrency(srv.log)).toBe(2);
+    srv.resetCounters();
     await cache.prefetch(`${base}/pf0.bin`);
-    expect(log).toEqual([]);
+    expect(srv.log).toEqual([]);
   });
 
   it('the page-wide default bound applies when none is given', async () => {
@@ -594,7 +589,7 @@ describe('parallelism', () => {
     const sources = await Promise.all(all.map((_, i) => open(`/g${i}.bin`)));
     await Promise.all(sources.map((s) => s.whenComplete()));
     sources.forEach((s) => s.close());
-    expect(concurrency(log)).toBe(2);
+    expect(concurrency(srv.log)).toBe(2);
   });
 });
 
@@ -633,9 +628,9 @@ describe('loadModel wiring (openModelSource)', () => {
     expect(r.cached!.stats.requests).toBe(0);
     r.cached!.close();
     // cache.prefetch of a complete entry reads nothing back.
-    const before = log.length;
+    const before = srv.log.length;
     await cache.prefetch(url, { chunkBytes: CHUNK, storage: null });
-    expect(log.length).toBe(before);
+    expect(srv.log.length).toBe(before);
   });
 
   it('a load whose backend cannot be had stops the download its early open started', async () => {
@@ -650,7 +645,22 @@ describe('loadModel wiring (openModelSource)', () => {
     const request = weightRequests('/nb.gguf');
     expect(request).toHaveLength(1);
     await vi.waitFor(() => expect(request[0]!.end).toBeLessThan(Infinity)); // the server saw the connection close
-    expect(bytesSent).toBeLessThan(bytes.length / 2);
+    expect(srv.bytesSent).toBeLessThan(bytes.length / 2);
+  });
+
+  it('a load of something that is no model file leaves no cache entry behind; a valid file refused by the engine keeps its own', async () => {
+    files.set('/notes.txt', { bytes: new TextEncoder().encode('just some text, not a model\n'.repeat(5000)) });
+    const gpu = await testGpu();
+    const err = await loadEngine({ url: `${base}/notes.txt`, cache: { chunkBytes: CHUNK, storage: null }, backend: 'webgpu', gpu }).catch((e: unknown) => e);
+    expect((err as InpageError).code).toBe('InvalidModelFile');
+    expect(await cache.list()).toEqual([]);
+    // A GGUF file whose architecture the engine refuses stays cached (another backend may run it).
+    const unsupported = makeSyntheticModel({ architecture: 'llama', extraMetadata: { 'general.architecture': gv.string('gemma') } }).bytes;
+    files.set('/gemma.gguf', { bytes: unsupported });
+    const refused = await loadEngine({ url: `${base}/gemma.gguf`, cache: { chunkBytes: CHUNK, storage: null }, backend: 'webgpu', gpu }).catch((e: unknown) => e);
+    expect((refused as InpageError).code).toBe('BackendUnavailable'); // webgpu was asked for by name
+    expect((refused as Error).message).toMatch(/gemma/);
+    expect((await cache.list()).map((e) => e.url)).toEqual([`${base}/gemma.gguf`]);
   });
 
   it('the quota error reaches loadModel through the cache options', async () => {

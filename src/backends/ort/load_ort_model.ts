@@ -4,7 +4,9 @@
  * same generation loop, tokenizer and chat template as the native engine. Everything that can be wrong
  * with the file is found before onnxruntime is involved (openGguf, modelConfigFromGguf, the exporter).
  */
+import { abortErrorOf } from '../../errors';
 import { openGguf, type ByteSource } from '../../formats/gguf';
+import { HttpReader } from '../../formats/http_reader';
 import { modelConfigFromGguf, type ModelConfig } from '../../llm/config';
 import { GenerationSession } from '../../llm/generate';
 import { ggufModelInfo, LanguageModel, type ModelInfo } from '../../llm/language_model';
@@ -51,7 +53,24 @@ export function linearWeightCount(c: ModelConfig): number {
 }
 
 /** `ort`: the onnxruntime-web module, imported by the caller (so only this backend's users load it). */
-export async function loadOrtModelFrom(ort: Ort, source: ByteSource, options: OrtLoadOptions = {}): Promise<LanguageModel> {
+export async function loadOrtModelFrom(ort: Ort, opened: ByteSource, options: OrtLoadOptions = {}): Promise<LanguageModel> {
+  // As loadModelFrom: a URL is opened once for the whole load (src/formats/http_reader.ts).
+  const { signal } = options;
+  let http: HttpReader | undefined;
+  try {
+    if ('url' in opened) http = await HttpReader.open(opened, { signal });
+    const llm = await loadOnOrt(ort, http ? { reader: http } : opened, options);
+    if (signal?.aborted) await llm.unload();
+    signal?.throwIfAborted();
+    return llm;
+  } catch (e) {
+    throw signal?.aborted ? abortErrorOf(signal) : e;
+  } finally {
+    http?.close();
+  }
+}
+
+async function loadOnOrt(ort: Ort, source: ByteSource, options: OrtLoadOptions): Promise<LanguageModel> {
   const onProgress = options.onProgress ?? (() => {});
   const file = await openGguf(source, { signal: options.signal });
   const config = modelConfigFromGguf(file.metadata, file.tensors);

@@ -20,7 +20,7 @@ import { sha256Chunk, startDigestHelper } from './digest';
 import { CorruptCacheError, QuotaExceededError } from './errors';
 import { RateMeter, Throttle } from '../../progress';
 import { giveUp, RangeDownloader } from './download';
-import { backoffMs, headInfo, isTransient, sleep, type RangeAnswer } from './http';
+import { backoffMs, headInfo, isTransient, sleep, splitAnswer, type RangeAnswer } from '../../formats/http';
 import { downloadLimiter } from './limiter';
 import { missingRun, sameVersion } from './manifest';
 import { absoluteUrl, DEFAULT_CHUNK_BYTES, type CacheSourceStats, type OpenCachedOptions } from './options';
@@ -38,6 +38,13 @@ import {
  * chunks (32 MiB at the default chunk size) at most while reading.
  */
 export const READ_AHEAD_CHUNKS = 3;
+
+/**
+ * Bytes before a resume point re-requested and compared with what is stored, when the server gives no
+ * validator to tell a replaced file by (see resume): two versions of a model agree on 4 KiB of weights at
+ * the same offset essentially never, and a network that cuts often still makes progress.
+ */
+export const RESUME_OVERLAP_BYTES = 4096;
 
 export class CachedUrlSource implements RangeReader {
   readonly name: string;
@@ -156,11 +163,12 @@ export class CachedUrlSource implements RangeReader {
       let answer: RangeAnswer;
       let m = existing;
       if (m) {
-        const run = missingRun(m)!;
-        answer = await this.net.request(run.start, run.end);
-        if (answer.total !== m.size || !sameVersion(m, answer)) {
+        this.m = m; // resume() reads a stored chunk back
+        const resumed = await this.resume(m, missingRun(m)!);
+        if (resumed) answer = resumed;
+        else {
           // The file changed on the server since the partial download: start again from byte 0.
-          await answer.body.cancel().catch(() => {});
+          this.loads.clear();
           m = undefined;
         }
       }
@@ -195,6 +203,13 @@ export class CachedUrlSource implements RangeReader {
   /** Resolves when the whole file is in the cache (at once for a cache hit); rejects if the download failed. */
   async whenComplete(): Promise<void> {
     await this.download;
+  }
+
+  /** Closes the source and deletes its cache entry (a file that turned out not to be worth keeping). */
+  async discard(): Promise<void> {
+    this.close();
+    await this.download?.catch(() => {});
+    await deleteEntry(this.name);
   }
 
   /** Stops the download if one is running and frees the chunks held in memory. */
@@ -343,6 +358,30 @@ export class CachedUrlSource implements RangeReader {
 
   // ---- downloading -----------------------------------------------------------------------------------
 
+  /**
+   * The answer for a missing run of chunks, or undefined when the server's file is no longer the one
+   * partly cached (then nothing of it is used). Size and validators tell where the server sends them; a
+   * server that sends neither ETag nor Last-Modified could replace the file with one of the same size, so
+   * there the request starts RESUME_OVERLAP_BYTES early and those bytes must equal the stored chunk's end
+   * (read back and verified against its digest) — a resume never joins two versions.
+   */
+  private async resume(m: Manifest, run: { first: number; start: number; end: number }): Promise<RangeAnswer | undefined> {
+    const overlap = m.etag === null && m.lastModified === null && run.first > 0 && m.digests[run.first - 1] !== null ? RESUME_OVERLAP_BYTES : 0;
+    const answer = await this.net.request(run.start - overlap, run.end);
+    if (answer.total !== m.size || !sameVersion(m, answer)) {
+      await answer.body.cancel().catch(() => {});
+      return undefined;
+    }
+    if (!overlap) return answer;
+    const { head, rest } = await splitAnswer(answer, overlap);
+    const stored = (await this.chunk(run.first - 1)).subarray(-overlap);
+    if (head.length < overlap || head.some((b, i) => b !== stored[i])) {
+      await rest.body.cancel().catch(() => {});
+      return undefined;
+    }
+    return rest;
+  }
+
   private async downloadLoop(first: RangeAnswer): Promise<void> {
     let answer: RangeAnswer | undefined = first;
     let failures = 0;
@@ -351,9 +390,8 @@ export class CachedUrlSource implements RangeReader {
       if (!run) break;
       let stored = 0;
       try {
-        answer ??= await this.net.request(run.start, run.end);
-        if (answer.total !== this.m.size || !sameVersion(this.m, answer)) {
-          await answer.body.cancel().catch(() => {});
+        answer ??= await this.resume(this.m, run);
+        if (!answer) {
           await deleteEntry(this.name);
           throw new CorruptCacheError(this.name, 'the file changed on the server while it was being downloaded; the partial cached copy ' +
             'was dropped — load the model again');

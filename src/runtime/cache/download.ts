@@ -5,7 +5,7 @@
  * at most MAX_PENDING_WRITES chunks wait at once, which bounds the memory a download holds.
  */
 import { InpageError } from '../../errors';
-import { backoffMs, isTransient, networkError, requestRange, sleep, type FetchOptions, type RangeAnswer } from './http';
+import { backoffMs, fromOffset, isTransient, networkError, requestRange, sleep, type FetchOptions, type RangeAnswer } from '../../formats/http';
 import { chunkLength, type Manifest } from './store';
 
 /** Chunks hashed and written while the network goes on (each holds one chunk in memory). */
@@ -39,7 +39,8 @@ export class RangeDownloader {
     for (let attempt = 0; ; attempt++) {
       try {
         this.stats.requests++;
-        return await requestRange(this.url, start, end, this.fetchOpts);
+        // A server without Range support answers with the whole file: read on from `start`.
+        return fromOffset(await requestRange(this.url, start, end, this.fetchOpts), start);
       } catch (e) {
         if (!isTransient(e) || this.fetchOpts.signal.aborted) throw e;
         if (attempt >= this.retries) throw giveUp(this.url, this.retries, e);
@@ -57,10 +58,15 @@ export class RangeDownloader {
       for (;;) {
         const { done, value } = await this.readPiece(reader);
         if (done) break;
-        if (at + value.length > length) throw networkError(this.url, `the server sent more than the ${length} bytes asked for`, false);
+        this.stats.networkBytes += value.length;
+        if (at + value.length > length) {
+          if (!answer.whole) throw networkError(this.url, `the server sent more than the ${length} bytes asked for`, false);
+          out.set(value.subarray(0, length - at), at); // the rest of a whole-file answer is not needed
+          at = length;
+          break;
+        }
         out.set(value, at);
         at += value.length;
-        this.stats.networkBytes += value.length;
       }
     } finally {
       await reader.cancel().catch(() => {});
