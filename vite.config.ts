@@ -1,7 +1,5 @@
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { build, defineConfig, type Plugin } from 'vite';
-import { aliases } from './vite.shared';
+import { aliases, ORT_SCRIPT_BASE, ortLocation } from './vite.shared';
 
 // Library builds. `vite build` writes dist/inpage.js (ESM, self-contained: WGSL is inlined as strings,
 // nothing is loaded with eval or new Function) and dist/inpage.worker.js (the engine's worker, also one
@@ -76,7 +74,7 @@ function workerLocation(format: 'es' | 'iife'): Plugin {
         publicDir: false,
         logLevel: 'warn',
         resolve: { alias: aliases },
-        plugins: [ortLocation('es', { copy: false })],
+        plugins: [ortLocation('es', { copyTo: false })],
         build: {
           outDir: 'dist',
           emptyOutDir: false,
@@ -87,82 +85,6 @@ function workerLocation(format: 'es' | 'iife'): Plugin {
           lib: { entry: 'src/runtime/inpage.worker.ts', formats: ['es'], fileName: () => 'inpage.worker.js' },
         },
       });
-    },
-  };
-}
-
-/**
- * The script-tag build's own URL, taken while the script first runs (document.currentScript is set only
- * then; modules inside the bundle may be initialised later, on first use).
- */
-const ORT_SCRIPT_BASE =
-  "var __inpage_script_base = typeof document !== 'undefined' && document.currentScript && 'src' in document.currentScript && document.currentScript.src ? document.currentScript.src : typeof location !== 'undefined' ? location.href : 'http://invalid/';";
-
-/** onnxruntime-web's files that the library ships in dist/ort/ (see src/backends/ort/ort_import.ts). */
-export const ORT_FILES = [
-  'ort.webgpu.min.mjs', // the WebGPU + WASM execution providers …
-  'ort-wasm-simd-threaded.asyncify.mjs', // … whose runtime is the asyncify build
-  'ort-wasm-simd-threaded.asyncify.wasm',
-  'ort.wasm.min.mjs', // WASM only: the CPU fallback, half the download
-  'ort-wasm-simd-threaded.mjs',
-  'ort-wasm-simd-threaded.wasm',
-];
-
-/**
- * How the library builds load onnxruntime-web: not bundled (inlineDynamicImports would put its JS, and its
- * .wasm as base64 — 38 MB measured — into inpage.js), but imported lazily from dist/ort/, copied there from
- * the npm package, so the npm build, the CDN build and the demo need no origin but their own. The source
- * module src/backends/ort/ort_import.ts is replaced. In the ES builds the file URLs are written, after
- * Vite's own asset handling (renderChunk), as literal `new URL('./ort/…', import.meta.url)`: browsers
- * resolve them next to inpage.js / inpage.worker.js, and an app bundling the npm package emits them as
- * assets. In the script-tag build they resolve against the script's src. Any other runtime import of
- * onnxruntime-web fails the build (type imports are fine).
- */
-function ortLocation(format: 'es' | 'iife', { copy = format === 'es' }: { copy?: boolean } = {}): Plugin {
-  const isOrtImport = (id: string) => id.replace(/\\/g, '/').endsWith('/src/backends/ort/ort_import.ts');
-  const placeholder = '__inpage_ort_files__';
-  const files = {
-    webgpu: { module: 'ort.webgpu.min.mjs', mjs: 'ort-wasm-simd-threaded.asyncify.mjs', wasm: 'ort-wasm-simd-threaded.asyncify.wasm' },
-    wasm: { module: 'ort.wasm.min.mjs', mjs: 'ort-wasm-simd-threaded.mjs', wasm: 'ort-wasm-simd-threaded.wasm' },
-  };
-  const url = (file: string) => (format === 'es' ? `new URL('./ort/${file}', import.meta.url).href` : `new URL('./ort/${file}', __inpage_script_base).href`);
-  const table = `{ ${Object.entries(files)
-    .map(([build, f]) => `${build}: { module: ${url(f.module)}, mjs: ${url(f.mjs)}, wasm: ${url(f.wasm)} }`)
-    .join(', ')} }`;
-  let seen = 0;
-  return {
-    name: 'inpage-ort-location',
-    enforce: 'pre',
-    resolveId(source, importer) {
-      if (/^onnxruntime-web(\/|$)/.test(source) && importer && !isOrtImport(importer)) {
-        this.error(`${importer} imports ${source}: load onnxruntime-web through src/backends/ort/ort_runtime.ts (loadOrt), so the library build keeps it out of inpage.js`);
-      }
-    },
-    transform(code, id) {
-      if (!isOrtImport(id)) return;
-      if (!code.includes('export function importOrtBuild') || !code.includes('export function ortFilePaths')) this.error('ort_import.ts should export importOrtBuild and ortFilePaths');
-      // The table is evaluated when the bundle first runs (a script's currentScript is only set then).
-      const out =
-        `const ortFiles = ${placeholder};\n` +
-        'export function importOrtBuild(build) { return import(/* @vite-ignore */ ortFiles[build].module); }\n' +
-        'export function ortFilePaths(build) { return { mjs: ortFiles[build].mjs, wasm: ortFiles[build].wasm }; }\n';
-      return { code: out, map: null };
-    },
-    renderChunk(code) {
-      if (!code.includes(placeholder)) return;
-      const re = new RegExp(`\\b${placeholder}\\b`, 'g');
-      seen += (code.match(re) ?? []).length;
-      return { code: code.replace(re, table), map: null };
-    },
-    generateBundle() {
-      if (seen > 1) this.error(`expected the onnxruntime-web file table at most once in the output, found it ${seen} times`);
-    },
-    closeBundle() {
-      if (!copy) return;
-      const from = fileURLToPath(new URL('./node_modules/onnxruntime-web/dist/', import.meta.url));
-      const to = fileURLToPath(new URL('./dist/ort/', import.meta.url));
-      mkdirSync(to, { recursive: true });
-      for (const f of ORT_FILES) copyFileSync(from + f, to + f);
     },
   };
 }

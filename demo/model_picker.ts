@@ -142,6 +142,9 @@ export function setupModelPicker(hooks: ModelPickerHooks, options: ModelPickerOp
         // Base models (the built-in one) have no chat template: format chat turns as "role: content" lines.
         chatFallback: 'plain',
         backend,
+        // ?threads=N forces onnxruntime-web's WASM thread count (its default takes half the cores, up to 4,
+        // on a cross-origin-isolated page like this one): for checking the threaded path on any machine.
+        ...(threadsParam() === undefined ? {} : { ortThreads: threadsParam() }),
         signal: ctl.signal,
         onProgress: (e) => {
           if (!settled && ctl === loading) progress(e);
@@ -187,4 +190,10 @@ export function setupModelPicker(hooks: ModelPickerHooks, options: ModelPickerOp
   cancel.addEventListener('click', () => loading?.abort());
   showSource();
   return { load };
+}
+
+/** The page's ?threads=N, when it is a positive integer. */
+function threadsParam(): number | undefined {
+  const n = Number(new URLSearchParams(location.search).get('threads') ?? NaN);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
 }

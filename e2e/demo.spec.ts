@@ -286,6 +286,17 @@ test('demo local file: drag and drop a GGUF, or pick it with the file input; it 
   await page.screenshot({ path: info.outputPath('demo-picked-file.png'), fullPage: true });
 });
 
+test("demo: onnxruntime-web's WASM threads in the bundled app's worker (2 forced, cross-origin isolated) load and give the exact greedy text", async ({ page }) => {
+  test.setTimeout(180_000);
+  await page.goto(`${PAGE}?threads=2`);
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true); // else onnxruntime-web runs 1 thread whatever is asked
+  await page.selectOption('#model-backend', 'wasm');
+  await loadDefault(page); // hung at the weight upload when the threads started from the worker bundle itself
+  await expect(page.locator('#diag-model')).toHaveAttribute('data-backend', 'wasm');
+  await expect(page.locator('#diag-model')).toContainText('2 threads');
+  await completeGreedy(page, reference.prompts[2]!);
+});
+
 test('demo backend selector: webgpu (inpage\'s kernels) on request generates the exact greedy text; then wasm on request', async ({ page }, info) => {
   test.setTimeout(300_000);
   await page.goto(PAGE);

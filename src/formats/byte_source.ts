@@ -68,7 +68,7 @@ export async function readRange(
     const buf = await source.blob.slice(Math.min(start, size), Math.min(end, size)).arrayBuffer();
     return { bytes: new Uint8Array(buf), fileSize: size };
   }
-  // A URL read once: a loader opens it as an HttpReader first (randomAccess), so that every read of the
+  // A URL read once: a loader opens it as an HttpReader first (src/llm/model_source.ts), so that every read of the
   // load is checked against the same version of the file and shares one connection.
   const reader = await HttpReader.open(source, opts);
   try {

@@ -178,12 +178,3 @@ async function withRetries<T>(o: HttpReaderOptions, signal: AbortSignal | undefi
     }
   }
 }
-
-/** `source` for random access: a URL opened as an HttpReader (once, for the whole load); others unchanged. */
-export async function randomAccess<S extends { url: string; headers?: Record<string, string> } | object>(
-  source: S,
-  o: HttpReaderOptions = {},
-): Promise<S | { reader: HttpReader }> {
-  if (!('url' in source)) return source;
-  return { reader: await HttpReader.open(source as { url: string; headers?: Record<string, string> }, o) };
-}

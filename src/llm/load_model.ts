@@ -8,9 +8,8 @@
  * cached source down to loadModelFrom, so data flows one way, page → runtime → engine. The same file on
  * onnxruntime-web (backend 'wasm' / 'ort-webgpu') is the backend layer's (src/backends/load_backend.ts).
  */
-import { abortErrorOf, InvalidArgumentError, ModelFileError } from '../errors';
+import { InvalidArgumentError, ModelFileError } from '../errors';
 import { openGguf, type ByteSource } from '../formats/gguf';
-import { HttpReader } from '../formats/http_reader';
 import { acquireGpu, type Gpu, type RequestedDevice } from '../gpu';
 import { SUPPORTED_HEAD_DIMS } from '../ops/attention';
 import { ChatTemplate, type ChatFallback } from '../tokenizer/chat';
@@ -20,6 +19,7 @@ import { modelConfigFromGguf } from './config';
 import { Session } from './generate';
 import { KvCache } from './kv_cache';
 import { ggufModelInfo, LanguageModel, type ModelInfo } from './language_model';
+import { withModelSource } from './model_source';
 import { sessionShape, type SessionOptions } from './session_options';
 import { LlamaModel } from './llama';
 import { destroyModelWeights, loadModelWeights } from './model_weights';
@@ -98,23 +98,7 @@ export async function loadModelFrom(opened: ByteSource, options: LoadModelOption
   if (options.backend === 'wasm' || options.backend === 'ort-webgpu') {
     throw new InvalidArgumentError(`backend '${options.backend}' runs on onnxruntime-web, which this engine does not load: use inpage's loadModel (src/runtime/load.ts), which routes it there`);
   }
-  // A URL is opened once for the whole load: every read is checked against the same version of the file,
-  // retried and resumed (src/formats/http_reader.ts); a small file is held whole by its first request.
-  const { signal } = options;
-  let http: HttpReader | undefined;
-  try {
-    if ('url' in opened) http = await HttpReader.open(opened, { signal });
-    const llm = await loadGgufModel(http ? { reader: http } : opened, options, hooks);
-    // Aborted during shader compile or warm-up, which do not look at the signal: the model goes.
-    if (signal?.aborted) await llm.unload();
-    signal?.throwIfAborted();
-    return llm;
-  } catch (e) {
-    // Whichever step noticed, and however the caller aborted: a typed AbortError (code Aborted).
-    throw signal?.aborted ? abortErrorOf(signal) : e;
-  } finally {
-    http?.close();
-  }
+  return withModelSource(opened, options.signal, (source) => loadGgufModel(source, options, hooks));
 }
 
 async function loadGgufModel(source: ByteSource, options: LoadModelOptions, hooks: SourceHooks): Promise<LanguageModel> {

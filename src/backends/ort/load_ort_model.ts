@@ -4,12 +4,11 @@
  * same generation loop, tokenizer and chat template as the native engine. Everything that can be wrong
  * with the file is found before onnxruntime is involved (openGguf, modelConfigFromGguf, the exporter).
  */
-import { abortErrorOf } from '../../errors';
 import { openGguf, type ByteSource } from '../../formats/gguf';
-import { HttpReader } from '../../formats/http_reader';
 import { modelConfigFromGguf, type ModelConfig } from '../../llm/config';
 import { GenerationSession } from '../../llm/generate';
 import { ggufModelInfo, LanguageModel, type ModelInfo } from '../../llm/language_model';
+import { withModelSource } from '../../llm/model_source';
 import { sessionShape, type SessionOptions } from '../../llm/session_options';
 import type { LoadProgressEvent } from '../../llm/load_model';
 import { ChatTemplate, type ChatFallback } from '../../tokenizer/chat';
@@ -54,20 +53,7 @@ export function linearWeightCount(c: ModelConfig): number {
 
 /** `ort`: the onnxruntime-web module, imported by the caller (so only this backend's users load it). */
 export async function loadOrtModelFrom(ort: Ort, opened: ByteSource, options: OrtLoadOptions = {}): Promise<LanguageModel> {
-  // As loadModelFrom: a URL is opened once for the whole load (src/formats/http_reader.ts).
-  const { signal } = options;
-  let http: HttpReader | undefined;
-  try {
-    if ('url' in opened) http = await HttpReader.open(opened, { signal });
-    const llm = await loadOnOrt(ort, http ? { reader: http } : opened, options);
-    if (signal?.aborted) await llm.unload();
-    signal?.throwIfAborted();
-    return llm;
-  } catch (e) {
-    throw signal?.aborted ? abortErrorOf(signal) : e;
-  } finally {
-    http?.close();
-  }
+  return withModelSource(opened, options.signal, (source) => loadOnOrt(ort, source, options));
 }
 
 async function loadOnOrt(ort: Ort, source: ByteSource, options: OrtLoadOptions): Promise<LanguageModel> {
