@@ -46,9 +46,10 @@ export interface DecoderEngine {
   readonly length: number;
   /**
    * Runs `tokens` (≤ maxTokens) after the cached ones. `more`: another chunk follows, so the engine should
-   * finish this one (the loop checks abort between chunks); otherwise select() follows.
+   * finish this one (the loop checks abort between chunks); otherwise select() follows. An engine that
+   * orders all later work after this chunk's may return as soon as `signal` aborts, without waiting for it.
    */
-  forward(tokens: readonly number[], more: boolean): Promise<void>;
+  forward(tokens: readonly number[], more: boolean, signal?: AbortSignal): Promise<void>;
   /** The next token from the last forward's last-position logits. `history`: the sequence so far (penalties). */
   select(sampling: SamplingParams, history: readonly number[], rng: Random): Promise<number>;
   /** Runs `tokens` (≤ maxTokens) after the cached ones and returns every position's logits. */
@@ -72,7 +73,7 @@ export class NativeEngine implements DecoderEngine {
     return this.model.cache.length;
   }
 
-  async forward(tokens: readonly number[], more: boolean): Promise<void> {
+  async forward(tokens: readonly number[], more: boolean, signal?: AbortSignal): Promise<void> {
     const rec = new Recorder(this.model.gpu);
     this.model.forward(rec, tokens);
     if (!more) {
@@ -80,7 +81,13 @@ export class NativeEngine implements DecoderEngine {
       return;
     }
     rec.submit(); // let the GPU start on this chunk; abort is checked between chunks
-    await this.model.gpu.device.queue.onSubmittedWorkDone();
+    const done = this.model.gpu.device.queue.onSubmittedWorkDone();
+    // The GPU queue runs whatever is submitted next after this chunk, so the cache holds its positions
+    // whether or not we wait: an abort need not wait for a prefill chunk (seconds on a slow GPU).
+    if (signal) {
+      done.catch(() => {}); // abandoned on abort; a GPU failure shows at the next submission's check
+      await untilAborted(done, signal);
+    } else await done;
   }
 
   select(sampling: SamplingParams, history: readonly number[], rng: Random): Promise<number> {
@@ -137,7 +144,7 @@ export class GenerationSession {
     for (let at = reuse; at < req.prompt.length; at += engine.maxTokens) {
       const chunk = req.prompt.slice(at, Math.min(req.prompt.length, at + engine.maxTokens));
       const more = at + chunk.length < req.prompt.length;
-      await engine.forward(chunk, more);
+      await engine.forward(chunk, more, req.signal);
       this.cached.push(...chunk);
       if (more) {
         if (req.signal) await nextTask(); // let an abort message reach this thread
@@ -229,6 +236,16 @@ export class Session extends GenerationSession {
   ) {
     super(new NativeEngine(model, selector));
   }
+}
+
+/** `p`, or as soon as `signal` aborts (then without waiting for `p`). */
+function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Called only between engine steps, where the cache holds exactly `cached`, so the session stays reusable. */

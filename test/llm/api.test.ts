@@ -601,6 +601,26 @@ describe('errors and recovery', () => {
     expectTyped(await rejection(c.llm.completions.create({ prompt, max_tokens: 8, signal: pre.signal })), AbortError, 'Aborted');
   });
 
+  it('an abort during a prefill chunk rejects without waiting for the chunk; the cache stays consistent', async () => {
+    // The time a 128-token chunk takes, for comparison (prefill only).
+    const t0 = performance.now();
+    await c.llm.completions.create({ prompt: heldoutIds().slice(0, 129), max_tokens: 0 });
+    const chunkMs = performance.now() - t0;
+    const other = [EOS, ...heldoutIds().slice(600, 839)]; // 240 tokens (two chunks), nothing in common with the cached prefix
+    const ac = new AbortController();
+    const pending = c.llm.completions.create({ prompt: other, max_tokens: 4, temperature: 0, signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 20));
+    const t1 = performance.now();
+    ac.abort();
+    expectTyped(await rejection(pending), AbortError, 'Aborted');
+    const latency = performance.now() - t1;
+    console.log(`prefill abort: rejected ${latency.toFixed(0)} ms after abort; a 128-token chunk takes ${chunkMs.toFixed(0)} ms`);
+    expect(latency).toBeLessThan(Math.max(100, chunkMs / 2));
+    // The positions the abandoned chunk wrote are kept in step: the same prompt now reuses them, exactly.
+    const r = await c.llm.completions.create({ prompt: other, max_tokens: 8, temperature: 0 });
+    expect(r.choices[0]!.text).toBe(c.greedy(other, 8).text);
+  });
+
   it('leaving a stream early (break) releases the model for the next request', async () => {
     const stream = await c.llm.completions.create({ prompt: 'Once upon a time', max_tokens: 32, temperature: 0, stream: true });
     for await (const _ of stream) break;
