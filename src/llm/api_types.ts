@@ -1,7 +1,9 @@
 /**
  * The OpenAI-shaped request and response types of `llm.completions.create` and
  * `llm.chat.completions.create` — the shapes web developers already write against. Extra sampling knobs
- * (top_k, min_p, repetition_penalty, seed) follow llama.cpp's server names.
+ * (top_k, min_p, repetition_penalty, seed) follow llama.cpp's server names. Every field is checked when the
+ * request is made (./request.ts): `null` counts as not given, unknown fields are refused, and OpenAI fields
+ * inpage does not implement yet (n > 1, logprobs, tools, response_format, …) fail with UnsupportedFeature.
  */
 
 export interface SamplingOptions {
@@ -25,6 +27,8 @@ export interface SamplingOptions {
   seed?: number;
   /** Default 256. Generation also stops at end-of-sequence, at a stop string, or at the context's end. */
   max_tokens?: number;
+  /** OpenAI's newer name for max_tokens (give one, or both equal). */
+  max_completion_tokens?: number;
   /** Generation stops before any of these strings; they are not part of the returned text. */
   stop?: string | string[];
   /** Aborts generation promptly; the model stays usable. */
@@ -37,9 +41,19 @@ export interface CompletionRequest extends SamplingOptions {
   stream?: boolean;
 }
 
+/** A part of a message's content, as OpenAI clients send it; only text parts are supported (text models). */
+export interface ChatContentPart {
+  type: 'text' | (string & {});
+  text?: string;
+  [field: string]: unknown;
+}
+
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | (string & {});
-  content: string;
+  role: 'system' | 'user' | 'assistant' | 'tool' | (string & {});
+  /** Text, text parts (joined by newlines), or null (an assistant turn that only carries tool_calls). */
+  content: string | ChatContentPart[] | null;
+  /** Other fields (tool_calls, tool_call_id, name, …) reach the chat template unchanged. */
+  [field: string]: unknown;
 }
 
 export interface ChatCompletionRequest extends SamplingOptions {
