@@ -11,12 +11,8 @@ fn unit_x(u: u32) -> vec4<f32> {
 
 fn unit_dot(block: u32, c: u32, xs: vec4<f32>) -> f32 {
   let w = block >> 2u;
-  let head = vec4<u32>(weights[w], weights[w + 1u], weights[w + 2u], weights[w + 3u]);
-  let sm = k_scales_mins(head, c);
   let qw = w + 4u + 8u * c;
-  let q = nibble_chunk(vec4<u32>(weights[qw], weights[qw + 1u], weights[qw + 2u], weights[qw + 3u]), vec4<u32>(weights[qw + 4u], weights[qw + 5u], weights[qw + 6u], weights[qw + 7u]));
-  let dm = unpack2x16float(head.x);
-  return dm.x * dot(sm.xy, q) - dm.y * dot(sm.zw, vec2<f32>(xs.x + xs.y, xs.z + xs.w));
+  return k_chunk(words4(w), c, nibble_chunk(words4(qw), words4(qw + 4u)), 1.0, xs);
 }
 
 // (Σ lo·x, Σ hi·x) over a chunk's 8 qs words: low nibbles against xq[0..7], high nibbles against xq[8..15].

@@ -10,18 +10,15 @@ fn unit_x(u: u32) -> vec4<f32> {
 
 fn unit_dot(block: u32, c: u32, xs: vec4<f32>) -> f32 {
   let w = block >> 2u;
-  let head = vec4<u32>(weights[w], weights[w + 1u], weights[w + 2u], weights[w + 3u]);
-  let sm = k_scales_mins(head, c);
   let qw = w + 12u + 8u * c;
-  let h0 = vec4<u32>(weights[w + 4u], weights[w + 5u], weights[w + 6u], weights[w + 7u]);
-  let h1 = vec4<u32>(weights[w + 8u], weights[w + 9u], weights[w + 10u], weights[w + 11u]);
-  let q0 = vec4<u32>(weights[qw], weights[qw + 1u], weights[qw + 2u], weights[qw + 3u]);
-  let q1 = vec4<u32>(weights[qw + 4u], weights[qw + 5u], weights[qw + 6u], weights[qw + 7u]);
+  let h0 = words4(w + 4u);
+  let h1 = words4(w + 8u);
+  let q0 = words4(qw);
+  let q1 = words4(qw + 4u);
   let lo = fives(q0 & vec4<u32>(0x0f0f0f0fu), h0 >> vec4<u32>(2u * c), 0u) + fives(q1 & vec4<u32>(0x0f0f0f0fu), h1 >> vec4<u32>(2u * c), 4u);
   let hi = fives((q0 >> vec4<u32>(4u)) & vec4<u32>(0x0f0f0f0fu), h0 >> vec4<u32>(2u * c + 1u), 8u)
          + fives((q1 >> vec4<u32>(4u)) & vec4<u32>(0x0f0f0f0fu), h1 >> vec4<u32>(2u * c + 1u), 12u);
-  let dm = unpack2x16float(head.x);
-  return dm.x * 255.0 * dot(sm.xy, vec2<f32>(lo, hi)) - dm.y * dot(sm.zw, vec2<f32>(xs.x + xs.y, xs.z + xs.w));
+  return k_chunk(words4(w), c, vec2<f32>(lo, hi), 255.0, xs);
 }
 
 // Σ q·x / 255 over 16 values: q = nibbles n | (bit 0 of each byte of h) << 4, against xq[i .. i+3].

@@ -91,6 +91,15 @@ fn k_scales_mins(head: vec4<u32>, c: u32) -> vec4<f32> {
   return vec4<f32>(select(sc4.xy, sc4.zw, odd), select(mn4.xy, mn4.zw, odd));
 }
 
+// Chunk c (sub-blocks 2c, 2c + 1) of a Q4_K / Q5_K block whose first 4 words are `head`: d·scale·Σq·x −
+// dmin·min·Σx, from q·q_scale = 255·(Σq·x of each sub-block) and xs = the chunk's four 16-value sums of x.
+// (q_scale is applied to the scalar d: a constant 1 folds away, and a vec2 multiply is saved.)
+fn k_chunk(head: vec4<u32>, c: u32, q: vec2<f32>, q_scale: f32, xs: vec4<f32>) -> f32 {
+  let sm = k_scales_mins(head, c);
+  let dm = unpack2x16float(head.x);
+  return dm.x * q_scale * dot(sm.xy, q) - dm.y * dot(sm.zw, vec2<f32>(xs.x + xs.y, xs.z + xs.w));
+}
+
 // Bits 0..3 of `b` moved to bit 0 of bytes 0..3 (one multiply instead of four shifts).
 fn spread4(b: u32) -> u32 {
   return ((b & 15u) * 0x00204081u) & 0x01010101u;
